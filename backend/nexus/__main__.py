@@ -1,0 +1,5 @@
+"""Allow ``python -m nexus``."""
+
+from nexus.cli import main
+
+raise SystemExit(main())

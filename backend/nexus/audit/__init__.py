@@ -1,0 +1,1 @@
+"""The audit log: who signed in, refreshed, was revoked or changed, and when."""

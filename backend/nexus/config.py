@@ -1,0 +1,149 @@
+"""Settings: one object, nested groups, every value from a ``NEXUS_*`` environment variable.
+
+Each group reads its own flat variables (``NEXUS_DATA_DIR``, ``NEXUS_JWT_SECRET``...) so operators
+see short names, while code reads ``settings.storage.data_dir``. ``.env.example`` documents every
+variable; ``tests/test_config.py`` fails when one is missing there.
+
+No secret has a default. In development the JWT key is generated once and kept in the data dir
+(see ``nexus.auth.keys``); with ``NEXUS_ENV=production`` a missing or weak key stops start-up.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ENV = SettingsConfigDict(env_prefix="NEXUS_", env_file=".env", extra="ignore")
+
+
+class Environment(StrEnum):
+    """Where the service runs; production refuses unsafe defaults."""
+
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class StorageSettings(BaseSettings):
+    """Where metadata and data live."""
+
+    model_config = _ENV
+
+    data_dir: Path = Field(Path("./var"), description="Directory for the SQLite file, keys and data.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default SQLite in the data dir. postgresql://... for a team."
+    )
+    auto_migrate: bool | None = Field(
+        None, description="Apply migrations on `nexus serve`; default on in development, off in production."
+    )
+
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to SQLite in the data dir, with the psycopg driver."""
+        if not self.database_url:
+            return f"sqlite:///{(self.data_dir / 'nexus.db').resolve()}"
+        url = self.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+
+class AuthSettings(BaseSettings):
+    """Tokens, passwords and the first administrator."""
+
+    model_config = _ENV
+
+    jwt_algorithm: Literal["HS256", "HS384", "HS512", "RS256", "ES256"] = "HS256"
+    jwt_secret: SecretStr | None = Field(None, description="HMAC key (HS*); at least 32 bytes.")
+    jwt_private_key_file: Path | None = Field(None, description="PEM private key for RS256/ES256.")
+    jwt_public_key_file: Path | None = Field(None, description="PEM public key for RS256/ES256.")
+    jwt_issuer: str = "nexus"
+    jwt_audience: str = "nexus-api"
+    access_token_ttl_s: int = Field(900, ge=30, le=86_400)
+    refresh_token_ttl_s: int = Field(14 * 86_400, ge=60, le=365 * 86_400)
+    password_min_length: int = Field(12, ge=8, le=128)
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_kib: int = Field(65_536, ge=8)
+    argon2_parallelism: int = Field(4, ge=1)
+    admin_username: str | None = Field(None, description="First admin, created on first start.")
+    admin_password: SecretStr | None = Field(None, description="First admin's password.")
+
+
+class LimitSettings(BaseSettings):
+    """User-facing limits: request sizes and rates."""
+
+    model_config = _ENV
+
+    max_request_bytes: int = Field(1_048_576, ge=1024, description="Largest request body outside uploads.")
+    rate_limit_enabled: bool = True
+    rate_limit_storage: str = Field("memory://", description="memory:// or redis://host:port/db")
+    rate_limit_default: str = Field("300/minute", description="Per user (or client address) across routes.")
+    rate_limit_token: str = Field("10/minute", description="Per client address on the token endpoint.")
+    rate_limit_key_prefix: str = Field("nexus", description="Prefix of counters, to share one Redis safely.")
+
+
+class ServerSettings(BaseSettings):
+    """How `nexus serve` listens."""
+
+    model_config = _ENV
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65_535)
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="Proxies whose X-Forwarded-For is trusted for client addresses."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API."
+    )
+
+
+class ObservabilitySettings(BaseSettings):
+    """Logs, metrics and error reporting."""
+
+    model_config = _ENV
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    metrics_token: SecretStr | None = Field(None, description="Bearer token Prometheus sends to /metrics.")
+    sentry_dsn: SecretStr | None = None
+    sentry_traces_sample_rate: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class Settings(BaseSettings):
+    """All settings; build with ``get_settings()`` or directly in tests."""
+
+    model_config = _ENV
+
+    env: Environment = Environment.DEVELOPMENT
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _lower_env(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def is_production(self) -> bool:
+        """Whether unsafe defaults must be refused."""
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def auto_migrate(self) -> bool:
+        """Whether `nexus serve` applies migrations itself."""
+        if self.storage.auto_migrate is None:
+            return not self.is_production
+        return self.storage.auto_migrate
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()

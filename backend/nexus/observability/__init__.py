@@ -1,0 +1,1 @@
+"""Logs, metrics, request context and error reporting."""

@@ -1,0 +1,34 @@
+"""Prometheus metrics, module level, all named ``nexus_*``."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "nexus_http_requests_total",
+    "HTTP requests answered, by route template and status.",
+    ["method", "route", "status"],
+)
+HTTP_DURATION = Histogram(
+    "nexus_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route template.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+HTTP_IN_PROGRESS = Gauge(
+    "nexus_http_requests_in_progress",
+    "HTTP requests being served.",
+    ["method"],
+)
+AUTH_EVENTS = Counter(
+    "nexus_auth_events_total",
+    "Authentication events (login_succeeded, login_failed, token_refreshed, refresh_reuse_detected...).",
+    ["event"],
+)
+RATE_LIMITED = Counter(
+    "nexus_rate_limited_total",
+    "Requests refused by a rate limit, by route template.",
+    ["route"],
+)
+
+UNMATCHED_ROUTE = "<unmatched>"
