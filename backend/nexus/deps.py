@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from nexus.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
-    """Return the app's runtime."""
+async def get_runtime(request: Request) -> Runtime:
+    """Return the app's runtime (async: a sync dependency would cost a thread hop per request)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -20,14 +21,20 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """Yield a session; services commit their own work, anything uncommitted is rolled back."""
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[Session]:
+    """Yield a session; services commit their own work, anything uncommitted is rolled back.
+
+    Creating a session does no I/O, so it happens on the event loop. Closing one that still holds a
+    connection rolls it back (network I/O with PostgreSQL), so that happens in a worker thread.
+    """
     session = runtime.sessions()
     try:
         yield session
     finally:
-        session.rollback()
-        session.close()
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

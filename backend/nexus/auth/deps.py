@@ -17,7 +17,7 @@ from nexus.users.models import Role, User
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def access_claims(
+async def access_claims(
     request: Request, runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> AccessClaims:
     """Verify the bearer token (the rate limiter may have done so already for this request)."""

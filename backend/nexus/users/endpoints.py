@@ -30,7 +30,7 @@ UserServiceDep = Annotated[UserService, Depends(_service)]
 
 
 @router.get("/me", response_model=UserRead)
-def read_me(user: CurrentUser) -> User:
+async def read_me(user: CurrentUser) -> User:
     """Return the signed-in user."""
     return user
 
