@@ -64,6 +64,10 @@ def serve(args: argparse.Namespace) -> int:
             "nexus: the database is not at the current migration; run `nexus migrate` first.", file=sys.stderr
         )
         return 2
+    from nexus.datasets.service import sweep_interrupted
+    from nexus.datasets.storage import DatasetStore
+
+    sweep_interrupted(runtime.sessions, DatasetStore(settings.storage.data_dir))
     first_admin = ensure_first_admin(runtime)
     if first_admin is None and settings.is_production:
         print("nexus: no users yet? create one with `nexus users create`.", file=sys.stderr)

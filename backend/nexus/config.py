@@ -86,6 +86,30 @@ class LimitSettings(BaseSettings):
     rate_limit_key_prefix: str = Field("nexus", description="Prefix of counters, to share one Redis safely.")
 
 
+class DatasetSettings(BaseSettings):
+    """Uploads and their ingestion."""
+
+    model_config = _ENV
+
+    max_upload_mb: int = Field(
+        500, ge=1, description="Largest upload (dataset file) in MiB; larger gets 413."
+    )
+    max_columns: int = Field(2_000, ge=1, description="Most columns a table may have.")
+    max_tables: int = Field(200, ge=1, description="Most tables (sheets, SQLite tables) one file may hold.")
+    max_preview_rows: int = Field(1_000, ge=1, description="Most rows one preview request returns.")
+    junk_tolerance: float = Field(
+        0.02,
+        ge=0.0,
+        le=0.5,
+        description="Share of cells that may not fit a column's type before it stays text.",
+    )
+    ambiguous_date_order: Literal["dmy", "mdy"] = Field(
+        "dmy", description="Reading of dates like 03/04/2024 when no value in the column decides it."
+    )
+    ingest_memory_mb: int = Field(1_024, ge=64, description="DuckDB memory limit while ingesting.")
+    ingest_threads: int = Field(2, ge=1, description="DuckDB threads while ingesting.")
+
+
 class ServerSettings(BaseSettings):
     """How `nexus serve` listens."""
 
@@ -122,6 +146,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    datasets: DatasetSettings = Field(default_factory=DatasetSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 

@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from nexus import __version__
 from nexus.api import build_api_router
 from nexus.config import Settings, get_settings
+from nexus.datasets.endpoints import UPLOAD_PATH_PREFIX
 from nexus.errors import install_error_handlers
 from nexus.health import router as health_router
 from nexus.observability.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -51,7 +52,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             )
         )
     middleware += [
-        Middleware(BodySizeLimitMiddleware, max_bytes=settings.limits.max_request_bytes),
+        Middleware(
+            BodySizeLimitMiddleware,
+            max_bytes=settings.limits.max_request_bytes,
+            # Uploads stream to disk and enforce NEXUS_MAX_UPLOAD_MB on the file itself; allow for
+            # the multipart framing around it here.
+            overrides={UPLOAD_PATH_PREFIX: settings.datasets.max_upload_mb * 1_048_576 + 1_048_576},
+        ),
         Middleware(SlowAPIASGIMiddleware),
     ]
     app = FastAPI(

@@ -1,0 +1,1 @@
+"""Datasets: uploads sniffed, typed, profiled and stored in DuckDB as immutable versions."""

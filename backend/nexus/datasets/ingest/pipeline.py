@@ -1,0 +1,227 @@
+"""One ingestion: an uploaded file becomes a DuckDB database file of typed, profiled tables."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from nexus.datasets.ingest.base import IngestError, IngestLimits, ProgressCallback, ReadResult, StagedTable
+from nexus.datasets.ingest.detect import FileFormat, detect_format
+from nexus.datasets.ingest.names import quote
+from nexus.datasets.ingest.profile import profile_table
+from nexus.datasets.ingest.typing import ColumnType, dropped_count_sql, infer_column, typed_select_sql
+
+_READERS = {
+    FileFormat.CSV: "nexus.datasets.ingest.csv",
+    FileFormat.XLSX: "nexus.datasets.ingest.excel",
+    FileFormat.JSON: "nexus.datasets.ingest.jsonfile",
+    FileFormat.JSONL: "nexus.datasets.ingest.jsonfile",
+    FileFormat.PARQUET: "nexus.datasets.ingest.parquet",
+    FileFormat.SQLITE: "nexus.datasets.ingest.sqlite",
+}
+_SAMPLE_CELLS = 2_000_000
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Resources and limits of one ingestion."""
+
+    limits: IngestLimits = field(default_factory=IngestLimits)
+    memory_limit_mb: int = 1024
+    threads: int = 2
+    ambiguous_date_order: str = "dmy"
+
+
+@dataclass
+class TableResult:
+    """One stored table and its profile."""
+
+    name: str
+    row_count: int
+    columns: list[dict[str, Any]]
+    notes: list[str]
+    ragged: dict[str, int] | None = None
+    foreign_keys: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class IngestResult:
+    """What an ingestion stored."""
+
+    format: str
+    tables: list[TableResult]
+    notes: list[str]
+
+
+def _noop(_fraction: float, _phase: str) -> None:
+    return None
+
+
+@contextmanager
+def _watch(
+    con: duckdb.DuckDBPyConnection, progress: ProgressCallback, start: float, span: float
+) -> Iterator[None]:
+    """Report DuckDB's progress on the running statement, scaled into [start, start + span]."""
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.5):
+            try:
+                percent = float(con.query_progress())
+            except (duckdb.Error, RuntimeError, TypeError, ValueError):
+                continue
+            if percent >= 0:
+                progress(start + span * min(percent, 100.0) / 100.0, "reading")
+
+    watcher = threading.Thread(target=poll, name="nexus-ingest-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join(timeout=2)
+
+
+def _unique_table_names(tables: list[StagedTable]) -> list[str]:
+    taken: set[str] = set()
+    names = []
+    for table in tables:
+        name, counter = table.name, 2
+        while name in taken:
+            name = f"{table.name}_{counter}"
+            counter += 1
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def _plan_types(
+    con: duckdb.DuckDBPyConnection, staged: StagedTable, options: IngestOptions
+) -> list[ColumnType]:
+    described = con.execute(f"DESCRIBE {quote(staged.staging)}").fetchall()
+    columns = [(str(row[0]), str(row[1])) for row in described if str(row[0]) in staged.labels]
+    varchar = [name for name, kind in columns if kind == "VARCHAR"]
+    samples: dict[str, list[str | None]] = {name: [] for name in varchar}
+    if varchar:
+        sample_rows = max(500, min(20_000, _SAMPLE_CELLS // len(varchar)))
+        selected = ", ".join(quote(name) for name in varchar)
+        rows = con.execute(
+            f"SELECT {selected} FROM {quote(staged.staging)} "
+            f"USING SAMPLE reservoir({sample_rows} ROWS) REPEATABLE (7)"
+        ).fetchall()
+        for row in rows:
+            for name, value in zip(varchar, row, strict=True):
+                samples[name].append(value)
+    tolerance = options.limits.junk_tolerance
+    types = []
+    for name, kind in columns:
+        if kind != "VARCHAR":
+            types.append(ColumnType(name, "kept", quote(name)))
+            continue
+        types.append(
+            infer_column(
+                name, samples[name], tolerance=tolerance, ambiguous_order=options.ambiguous_date_order
+            )
+        )
+    return types
+
+
+def _settle_dropped(
+    con: duckdb.DuckDBPyConnection, staged: StagedTable, types: list[ColumnType], tolerance: float
+) -> None:
+    """Count cells each conversion would drop; columns that would lose too many stay text."""
+    query = dropped_count_sql(staged.staging, types)
+    if query is None:
+        return
+    counts = con.execute(query).fetchone() or ()
+    non_null_row = (
+        con.execute(
+            "SELECT "
+            + ", ".join(f"count({quote(t.name)})" for t in types if t.converts)
+            + f" FROM {quote(staged.staging)}"
+        ).fetchone()
+        or ()
+    )
+    converting = [t for t in types if t.converts]
+    for column_type, dropped, non_null in zip(converting, counts, non_null_row, strict=True):
+        if non_null and dropped > tolerance * non_null:
+            column_type.kind = "text"
+            column_type.expression = f"NULLIF({quote(column_type.name)}, '')"
+            column_type.detail = {"reason": f"{dropped} of {non_null} values did not fit one type"}
+            column_type.dropped = 0
+        else:
+            column_type.dropped = int(dropped)
+
+
+def _finish_table(
+    con: duckdb.DuckDBPyConnection, staged: StagedTable, final_name: str, options: IngestOptions
+) -> TableResult:
+    types = _plan_types(con, staged, options)
+    _settle_dropped(con, staged, types, options.limits.junk_tolerance)
+    con.execute(f"CREATE TABLE {quote(final_name)} AS {typed_select_sql(staged.staging, types)}")
+    con.execute(f"DROP TABLE {quote(staged.staging)}")
+    rows, columns = profile_table(con, final_name, staged.labels, {t.name: t for t in types})
+    notes = list(staged.notes)
+    dropped = {c["name"]: c["dropped"] for c in columns if c["dropped"]}
+    for name, count in dropped.items():
+        notes.append(f"Column {name!r}: {count} value(s) did not fit its type and were left empty.")
+    return TableResult(
+        name=final_name,
+        row_count=rows,
+        columns=columns,
+        notes=notes,
+        ragged={"short": staged.ragged.short, "long": staged.ragged.long} if staged.ragged else None,
+        foreign_keys=[
+            {
+                "columns": fk.columns,
+                "references_table": fk.references_table,
+                "references_columns": fk.references_columns,
+            }
+            for fk in staged.foreign_keys
+        ],
+    )
+
+
+def _read(fmt: FileFormat, source: Path, con: duckdb.DuckDBPyConnection, limits: IngestLimits) -> ReadResult:
+    reader = importlib.import_module(_READERS[fmt])
+    result: ReadResult = reader.read(source, con, limits)
+    return result
+
+
+def ingest_file(
+    source: Path, target: Path, options: IngestOptions, progress: ProgressCallback = _noop
+) -> IngestResult:
+    """Ingest ``source`` into a new DuckDB file at ``target`` (which must not exist).
+
+    Raises IngestError for files that cannot become a dataset; the caller removes ``target`` then.
+    """
+    fmt = detect_format(source)
+    progress(0.02, "detected")
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "threads": options.threads,
+        "memory_limit": f"{options.memory_limit_mb}MB",
+    }
+    con = duckdb.connect(str(target), config=config)
+    try:
+        con.execute(f"SET temp_directory = '{str(target.parent / (target.name + '.spill'))}'")
+        with _watch(con, progress, 0.05, 0.55):
+            read = _read(fmt, source, con, options.limits)
+        if not read.tables:
+            raise IngestError("The file has no tables with rows.")
+        progress(0.6, "typing")
+        results = []
+        names = _unique_table_names(read.tables)
+        for index, (staged, name) in enumerate(zip(read.tables, names, strict=True)):
+            results.append(_finish_table(con, staged, name, options))
+            progress(0.6 + 0.38 * (index + 1) / len(read.tables), "profiling")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return IngestResult(format=read.format, tables=results, notes=read.notes)
