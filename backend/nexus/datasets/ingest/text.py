@@ -143,12 +143,12 @@ def _is_header_like(row: Sequence[str | None]) -> bool:
     return textual >= max(1, len(cells) // 2)
 
 
-def find_header(rows: Sequence[Sequence[str | None]]) -> int | None:
-    """Return the index of the header row, skipping titles and blank lines; None when rows are empty.
+def find_table_start(rows: Sequence[Sequence[str | None]]) -> tuple[int, bool] | None:
+    """Return (index of the table's first row, whether that row is a header); None when rows are empty.
 
-    The table's width is the most common number of non-empty fields among the rows; the header is
-    the first row that fills most of that width, looks like labels rather than values, and is
-    followed by a row of similar width.
+    Titles and blank lines above a table are skipped: the table's width is the most common number of
+    filled fields among the rows, and it starts at the first row that fills most of that width and
+    is followed by a row of similar width. That row is a header when it reads like labels.
     """
 
     def width(row: Sequence[str | None]) -> int:
@@ -162,15 +162,19 @@ def find_header(rows: Sequence[Sequence[str | None]]) -> int | None:
     table_width = Counter(nonzero).most_common(1)[0][0]
     for index, row in enumerate(rows):
         filled = sum(1 for cell in row if cell is not None and str(cell).strip())
-        if widths[index] == 0 or filled < max(1, (table_width + 1) // 2):
+        if widths[index] == 0 or filled < max(min(2, table_width), (table_width + 1) // 2):
             continue
         following = next((w for w in widths[index + 1 :] if w), 0)
         if following and abs(following - table_width) > max(1, table_width // 4):
             continue
-        if _is_header_like(row) or index == len(rows) - 1:
-            return index
-        return None if index == 0 else index  # data starts at once: no header row
+        return index, _is_header_like(row) or index == len(rows) - 1
     return None
+
+
+def find_header(rows: Sequence[Sequence[str | None]]) -> int | None:
+    """Return the index of the header row, skipping titles and blank lines; None when there is none."""
+    start = find_table_start(rows)
+    return start[0] if start is not None and start[1] else None
 
 
 @dataclass(frozen=True)
@@ -192,8 +196,8 @@ def detect_dialect(path: Path, sniffed_delimiter: str | None = None) -> Dialect:
         raise IngestError("The file has no rows.")
     delimiter = choose_delimiter(lines, sniffed_delimiter)
     rows, starts = _parse_with_lines(lines, delimiter)
-    header_index = find_header(rows)
-    if header_index is None:
-        first = next(i for i, row in enumerate(rows) if any(cell.strip() for cell in row))
-        return Dialect(delimiter, '"', starts[first], [], has_header=False)
-    return Dialect(delimiter, '"', starts[header_index], rows[header_index], has_header=True)
+    start = find_table_start(rows)
+    if start is None:
+        raise IngestError("The file has no rows.")
+    index, has_header = start
+    return Dialect(delimiter, '"', starts[index], rows[index] if has_header else [], has_header=has_header)
