@@ -114,7 +114,11 @@ def profile_table(
         c = quote(name)
         type_name = _type_name(duckdb_type)
         parts += [f"count({c})", distinct_fn.format(c=c)]
-        if type_name == "text":
+        if type_name == "text" and duckdb_type.upper() != "VARCHAR":
+            parts += ["NULL", "NULL", "NULL", "NULL"]  # BLOB, JSON, nested: no length, no order
+        elif type_name in {"date", "datetime", "time"}:
+            parts += ["NULL", "NULL", f"CAST(min({c}) AS VARCHAR)", f"CAST(max({c}) AS VARCHAR)"]
+        elif type_name == "text":
             parts += [
                 f"max(length({c}))",
                 f"avg(CASE WHEN regexp_full_match({c}, '{_EMAIL}') THEN 1.0 ELSE 0.0 END) "
