@@ -96,7 +96,15 @@ def _read_utf8(
         f"max_line_size = {max(2_097_152, limits.max_cell_chars * 2)})"
     )
     try:
-        con.execute(sql)
+        try:
+            con.execute(sql)
+        except duckdb.Error as error:
+            # DuckDB's parallel reader cannot pad short rows when quoted fields hold newlines;
+            # the single-threaded reader can (slower, so only when needed).
+            if "parallel=false" not in str(error).replace(" ", ""):
+                raise
+            con.execute(f"DROP TABLE IF EXISTS {quote(STAGING)}")
+            con.execute(sql[:-1] + ", parallel = false)")
     except duckdb.Error as error:
         raise IngestError(f"The CSV could not be read: {_clean_error(error, path)}") from error
     counts = con.execute(

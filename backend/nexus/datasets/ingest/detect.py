@@ -43,8 +43,14 @@ def _zip_kind(path: Path) -> FileFormat:
     raise IngestError("The file is a zip archive but not an Excel workbook (.xlsx).")
 
 
-def _json_kind(text: str) -> FileFormat | None:
+def _json_kind(text: str, whole: bool) -> FileFormat | None:
     stripped = text.lstrip()
+    if whole and stripped and stripped[0] not in "[{":
+        try:
+            value = json.loads(stripped)
+        except ValueError:
+            return None
+        raise IngestError(f"The JSON is not a table: it is a single value ({json.dumps(value)[:40]}).")
     if not stripped or stripped[0] not in "[{":
         return None
     lines = [line for line in stripped.splitlines() if line.strip()]
@@ -76,4 +82,4 @@ def detect_format(path: Path) -> FileFormat:
     if looks_binary(head, encoding):
         raise IngestError("The file is not text, nor a format we read (CSV, Excel, JSON, Parquet, SQLite).")
     text = head[len(encoding.bom) :].decode(encoding.name, errors="replace")
-    return _json_kind(text) or FileFormat.CSV
+    return _json_kind(text, whole=len(head) < _SAMPLE) or FileFormat.CSV

@@ -164,8 +164,10 @@ def find_table_start(rows: Sequence[Sequence[str | None]]) -> tuple[int, bool] |
         filled = sum(1 for cell in row if cell is not None and str(cell).strip())
         if widths[index] == 0 or filled < max(min(2, table_width), (table_width + 1) // 2):
             continue
+        # The next row must not be much wider (a title's next row is); data rows may be narrower
+        # than the header when trailing optional fields are empty.
         following = next((w for w in widths[index + 1 :] if w), 0)
-        if following and abs(following - table_width) > max(1, table_width // 4):
+        if following > widths[index] + max(1, widths[index] // 4):
             continue
         return index, _is_header_like(row) or index == len(rows) - 1
     return None

@@ -29,7 +29,7 @@ _CURRENCY = (
 _CURRENCY_RE = re.compile(_CURRENCY, re.IGNORECASE)
 # (prefix currency)(sign)(digits with optional grouping)(decimals)(suffix currency or %)
 _NUMBER_SHAPE = re.compile(
-    rf"^\s*(?P<open>\()?\s*(?P<sign1>[-+])?\s*(?P<cur1>{_CURRENCY})?\s*(?P<sign2>[-+])?\s*"
+    rf"^\s*(?P<cur0>{_CURRENCY})?\s*(?P<open>\()?\s*(?P<sign1>[-+])?\s*(?P<cur1>{_CURRENCY})?\s*(?P<sign2>[-+])?\s*"
     r"(?P<body>\d[\d.,' \u00a0]*)"
     rf"\s*(?P<cur2>{_CURRENCY})?\s*(?P<pct>%)?\s*(?P<close>\))?\s*$",
     re.IGNORECASE,
@@ -129,7 +129,7 @@ def _number_style(values: Sequence[str]) -> tuple[NumberStyle | None, int]:
         groups[group] += 1
         if decimal:
             decimals[decimal] += 1
-        currency = match.group("cur1") or match.group("cur2")
+        currency = match.group("cur0") or match.group("cur1") or match.group("cur2")
         if currency:
             currencies[currency.upper()] += 1
         percents += bool(match.group("pct"))
@@ -168,7 +168,8 @@ def _number_expression(column: str, style: NumberStyle) -> tuple[str, str]:
     group = re.escape(style.group) if style.group else ""
     grouped = rf"\d{{1,3}}({group}\d{{3}})+" if group else r"\d+"
     body = rf"({grouped}|\d+)({re.escape(style.decimal)}\d+)?"
-    pattern = rf"(?i)^\s*\(?\s*[-+]?\s*{_CURRENCY}?\s*[-+]?\s*{body}\s*{_CURRENCY}?\s*%?\s*\)?\s*$"
+    prefix = rf"\s*{_CURRENCY}?\s*\(?\s*[-+]?\s*{_CURRENCY}?\s*[-+]?\s*"
+    pattern = rf"(?i)^{prefix}{body}\s*{_CURRENCY}?\s*%?\s*\)?\s*$"
     expression = f"CASE WHEN {negative} THEN -{value} ELSE {value} END"
     return expression, pattern
 
