@@ -106,7 +106,7 @@ class DatasetSettings(BaseSettings):
     ambiguous_date_order: Literal["dmy", "mdy"] = Field(
         "dmy", description="Reading of dates like 03/04/2024 when no value in the column decides it."
     )
-    ingest_memory_mb: int = Field(1_024, ge=64, description="DuckDB memory limit while ingesting.")
+    ingest_memory_mb: int = Field(512, ge=64, description="DuckDB memory limit while ingesting.")
     ingest_threads: int = Field(2, ge=1, description="DuckDB threads while ingesting.")
 
 

@@ -88,12 +88,13 @@ def _read_utf8(
         notes.append(f"Skipped {dialect.skip_lines} line(s) above the header row.")
     columns = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in [*names, EXTRA])
     sql = (
-        f"CREATE TABLE {quote(STAGING)} AS SELECT * FROM read_csv({_literal(str(path))}, "
+        # TEMP: the staging copy lives in memory (spilling to disk if needed), never in the version file.
+        f"CREATE TEMP TABLE {quote(STAGING)} AS SELECT * FROM read_csv({_literal(str(path))}, "
         f"auto_detect = false, header = {str(dialect.has_header).lower()}, skip = {dialect.skip_lines}, "
         f"delim = {_literal(dialect.delimiter)}, quote = {_literal(dialect.quote)}, "
         f"escape = {_literal(dialect.quote)}, "
         f"columns = {{{columns}}}, null_padding = true, strict_mode = false, nullstr = {_literal(_NEVER)}, "
-        f"max_line_size = {max(2_097_152, limits.max_cell_chars * 2)})"
+        f"max_line_size = {max(2_097_152, limits.max_cell_chars * 2)}, buffer_size = 8000000)"
     )
     try:
         try:

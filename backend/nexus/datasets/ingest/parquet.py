@@ -64,7 +64,7 @@ def read(source: Path, con: duckdb.DuckDBPyConnection, limits: IngestLimits) -> 
         select.append(f"{expr} AS {quote(name)}")
     staging = "__nexus_stage_1"
     try:
-        con.execute(f"CREATE TABLE {quote(staging)} AS SELECT {', '.join(select)} FROM {scan}")
+        con.execute(f"CREATE TEMP TABLE {quote(staging)} AS SELECT {', '.join(select)} FROM {scan}")
     except duckdb.Error as error:
         raise IngestError(f"The Parquet file could not be read: {_reason(error, source)}") from error
     labels = dict(zip(names, originals, strict=True))

@@ -16,7 +16,7 @@ from nexus.datasets.ingest.base import IngestError, IngestLimits, ProgressCallba
 from nexus.datasets.ingest.detect import FileFormat, detect_format
 from nexus.datasets.ingest.names import quote
 from nexus.datasets.ingest.profile import profile_table
-from nexus.datasets.ingest.typing import ColumnType, dropped_count_sql, infer_column, typed_select_sql
+from nexus.datasets.ingest.typing import ColumnType, infer_column, present_count_sql, typed_select_sql
 
 _READERS = {
     FileFormat.CSV: "nexus.datasets.ingest.csv",
@@ -34,7 +34,7 @@ class IngestOptions:
     """Resources and limits of one ingestion."""
 
     limits: IngestLimits = field(default_factory=IngestLimits)
-    memory_limit_mb: int = 1024
+    memory_limit_mb: int = 512
     threads: int = 2
     ambiguous_date_order: str = "dmy"
 
@@ -110,7 +110,7 @@ def _plan_types(
     varchar = [name for name, kind in columns if kind == "VARCHAR"]
     samples: dict[str, list[str | None]] = {name: [] for name in varchar}
     if varchar:
-        sample_rows = max(500, min(20_000, _SAMPLE_CELLS // len(varchar)))
+        sample_rows = max(500, min(10_000, _SAMPLE_CELLS // len(varchar)))
         selected = ", ".join(quote(name) for name in varchar)
         rows = con.execute(
             f"SELECT {selected} FROM {quote(staged.staging)} "
@@ -133,39 +133,56 @@ def _plan_types(
     return types
 
 
-def _settle_dropped(
-    con: duckdb.DuckDBPyConnection, staged: StagedTable, types: list[ColumnType], tolerance: float
-) -> None:
-    """Count cells each conversion would drop; columns that would lose too many stay text."""
-    query = dropped_count_sql(staged.staging, types)
-    if query is None:
-        return
-    counts = con.execute(query).fetchone() or ()
-    non_null_row = (
-        con.execute(
-            "SELECT "
-            + ", ".join(f"count({quote(t.name)})" for t in types if t.converts)
-            + f" FROM {quote(staged.staging)}"
-        ).fetchone()
-        or ()
-    )
+def _count_dropped(
+    con: duckdb.DuckDBPyConnection,
+    staged: StagedTable,
+    final_name: str,
+    types: list[ColumnType],
+    tolerance: float,
+) -> bool:
+    """Set each converted column's dropped count (cells with a value that became NULL).
+
+    Returns False when some column would drop more than the tolerance: it is then marked text and
+    the caller rebuilds the table. Counting after the conversion costs two cheap aggregate queries
+    instead of evaluating every conversion twice.
+    """
     converting = [t for t in types if t.converts]
-    for column_type, dropped, non_null in zip(converting, counts, non_null_row, strict=True):
-        if non_null and dropped > tolerance * non_null:
+    if not converting:
+        return True
+    counts = ", ".join(f"count({quote(t.name)})" for t in converting)
+    raw = con.execute(f"SELECT {counts} FROM {quote(staged.staging)}").fetchone() or ()
+    kept = con.execute(f"SELECT {counts} FROM {quote(final_name)}").fetchone() or ()
+    # Only where the typed column lost cells must null tokens ('', 'NA') be told from junk.
+    differing = [t for t, before, after in zip(converting, raw, kept, strict=True) if before != after]
+    present_by_name = {t.name: int(before) for t, before in zip(converting, raw, strict=True)}
+    query = present_count_sql(staged.staging, differing)
+    if query is not None:
+        exact = con.execute(query).fetchone() or ()
+        present_by_name.update({t.name: int(n) for t, n in zip(differing, exact, strict=True)})
+    present = [present_by_name[t.name] for t in converting]
+    settled = True
+    for column_type, with_value, typed in zip(converting, present, kept, strict=True):
+        dropped = int(with_value) - int(typed)
+        if with_value and dropped > tolerance * with_value:
             column_type.kind = "text"
             column_type.expression = f"NULLIF({quote(column_type.name)}, '')"
-            column_type.detail = {"reason": f"{dropped} of {non_null} values did not fit one type"}
+            column_type.detail = {"reason": f"{dropped} of {with_value} values did not fit one type"}
             column_type.dropped = 0
+            settled = False
         else:
-            column_type.dropped = int(dropped)
+            column_type.dropped = max(dropped, 0)
+    return settled
 
 
 def _finish_table(
     con: duckdb.DuckDBPyConnection, staged: StagedTable, final_name: str, options: IngestOptions
 ) -> TableResult:
     types = _plan_types(con, staged, options)
-    _settle_dropped(con, staged, types, options.limits.junk_tolerance)
     con.execute(f"CREATE TABLE {quote(final_name)} AS {typed_select_sql(staged.staging, types)}")
+    if not _count_dropped(con, staged, final_name, types, options.limits.junk_tolerance):
+        # Rare: the sample promised a type the whole column does not keep. Rebuild with it as text.
+        con.execute(f"DROP TABLE {quote(final_name)}")
+        con.execute(f"CREATE TABLE {quote(final_name)} AS {typed_select_sql(staged.staging, types)}")
     con.execute(f"DROP TABLE {quote(staged.staging)}")
     rows, columns = profile_table(con, final_name, staged.labels, {t.name: t for t in types})
     notes = list(staged.notes)

@@ -15,9 +15,9 @@ from nexus.datasets.ingest.typing import ColumnType
 
 TOP_VALUES = 5
 _MAX_TOP_COLUMNS = 200
-_EXACT_DISTINCT_ROWS = 2_000_000
+_EXACT_DISTINCT_ROWS = 200_000
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
-_ID_NAME = re.compile(r"(^|_)(id|key|code|no|number|uuid|ref|reference)$|^(id|uuid|key)_", re.IGNORECASE)
+_ID_NAME = re.compile(r"(^|_)(id|key|code|no|number|uuid|ref|reference|sku)$|^(id|uuid|key)_", re.IGNORECASE)
 _MONEY_NAME = re.compile(
     r"amount|amt|price|cost|revenue|sales|total|fee|balance|payment|paid|salary|income|spend|charge|"
     r"debit|credit|profit|tax|discount|value_(usd|eur|myr)|gross|net",
@@ -82,6 +82,8 @@ def _role(
     if type_name == "datetime":
         return "datetime"
     if type_name in {"integer", "number"}:
+        if detail.get("percent"):
+            return "measure"
         if detail.get("currency") or (_MONEY_NAME.search(words) and not _ID_NAME.search(name)):
             return "amount"
         if _ID_NAME.search(name) and type_name == "integer" and non_null and distinct >= 0.95 * non_null:
@@ -121,7 +123,8 @@ def profile_table(
         elif type_name == "text":
             parts += [
                 f"max(length({c}))",
-                f"avg(CASE WHEN regexp_full_match({c}, '{_EMAIL}') THEN 1.0 ELSE 0.0 END) "
+                f"avg(CASE WHEN contains({c}, '@') AND regexp_full_match({c}, '{_EMAIL}') "
+                "THEN 1.0 ELSE 0.0 END) "
                 f"FILTER (WHERE {c} IS NOT NULL)",
                 "NULL",
                 "NULL",
@@ -157,7 +160,10 @@ def profile_table(
         }
         if detail:
             profile["format"] = detail
-        if index < _MAX_TOP_COLUMNS and profile["role"] in {"category", "boolean", "email", "text"}:
+        mostly_unique = stats["distinct_count"] > (rows - stats["null_count"]) // 2
+        if index < _MAX_TOP_COLUMNS and profile["role"] in {"category", "boolean"} | (
+            set() if mostly_unique else {"email", "text"}
+        ):
             profile["top_values"] = _top_values(con, table, name)
         profiles.append(profile)
     return rows, profiles

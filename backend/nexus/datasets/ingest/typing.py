@@ -59,6 +59,13 @@ class ColumnType:
     dropped: int = 0
 
     @property
+    def needs_null_guard(self) -> bool:
+        """Whether null tokens must be caught before converting (a plain cast reads 'nan' as NaN)."""
+        return (
+            self.converts and "AS DOUBLE)" in self.expression and "regexp_full_match" not in self.expression
+        )
+
+    @property
     def converts(self) -> bool:
         """Whether values can be refused (so dropped cells must be counted)."""
         return self.kind in {"integer", "number", "boolean", "date", "datetime"}
@@ -155,11 +162,21 @@ def _number_expression(column: str, style: NumberStyle) -> tuple[str, str]:
     if not style.group and style.decimal == "." and not style.currency and not style.percent:
         target = "BIGINT" if style.integral else "DOUBLE"
         return f"TRY_CAST(trim({column}) AS {target})", ""
-    keep = "0-9" + re.escape(style.decimal)
-    digits = f"regexp_replace({column}, '[^{keep}]', '', 'g')"
+    # The validity pattern has already checked the shape, so plain replace() calls (several times
+    # cheaper than a regexp_replace over every cell) can strip what is not part of the number. A
+    # currency other than the column's is not stripped, so its cells fail the cast and count as dropped.
+    digits = column
+    if style.currency:
+        for token in dict.fromkeys([style.currency, style.currency.lower(), style.currency.title()]):
+            digits = f"replace({digits}, {_sql_string(token)}, '')"
+    strip = [" ", "\u00a0", "(", ")", "%", "+"] + (
+        [style.group] if style.group and style.group != " " else []
+    )
+    for token in strip:
+        digits = f"replace({digits}, {_sql_string(token)}, '')"
     if style.decimal == ",":
         digits = f"replace({digits}, ',', '.')"
-    negative = f"(contains({column}, '-') OR contains({column}, '('))"
+    negative = f"contains({column}, '(')"
     value = f"TRY_CAST({digits} AS DOUBLE)"
     if style.percent:
         value = f"({value} / 100.0)"
@@ -278,14 +295,13 @@ def infer_column(
     return text
 
 
-def dropped_count_sql(staging: str, types: Sequence[ColumnType]) -> str | None:
-    """Return one query counting, per converting column, the non-null cells that became NULL."""
-    counted = [t for t in types if t.converts]
+def present_count_sql(staging: str, types: Sequence[ColumnType]) -> str | None:
+    """Return one query counting, per column, the cells that hold a value (not a null token)."""
+    counted = list(types)
     if not counted:
         return None
     parts = [
-        f"count(*) FILTER (WHERE {quote(t.name)} IS NOT NULL AND NOT {_null_guard(quote(t.name))} "
-        f"AND ({t.expression}) IS NULL)"
+        f"count(*) FILTER (WHERE {quote(t.name)} IS NOT NULL AND NOT {_null_guard(quote(t.name))})"
         for t in counted
     ]
     return f"SELECT {', '.join(parts)} FROM {quote(staging)}"
