@@ -531,3 +531,24 @@ class TestDabenchTables:
             assert len(table.columns) == frame.shape[1]
             header = [str(c) for c in frame.columns if not str(c).startswith("Unnamed: ")]
             assert [c["label"] for c in table.columns if c["label"].strip()] == header
+
+
+class TestHeaderlessTables:
+    """A table without a header row, also below a title, keeps every row as data."""
+
+    @pytest.mark.parametrize("preamble", ["", "Report for June\n\n"], ids=["plain", "after-title"])
+    def test_rows_that_read_like_data_are_data(self, tmp_path: Path, preamble: str) -> None:
+        source = tmp_path / "headerless.csv"
+        source.write_text(preamble + "1,2.5,x\n3,4.5,y\n5,6,z\n")
+        result = ingest_file(source, tmp_path / "out.duckdb", IngestOptions())
+        table = result.tables[0]
+        assert table.row_count == 3
+        assert [c["name"] for c in table.columns] == ["column_1", "column_2", "column_3"]
+        assert [c["type"] for c in table.columns] == ["integer", "number", "text"]
+        assert any("No header row" in note for note in result.notes)
+
+    def test_all_text_table_takes_its_first_row_as_header(self, tmp_path: Path) -> None:
+        source = tmp_path / "people.csv"
+        source.write_text("name,city\nAnn,Paris\nBob,Lima\n")
+        table = ingest_file(source, tmp_path / "out.duckdb", IngestOptions()).tables[0]
+        assert [c["name"] for c in table.columns] == ["name", "city"] and table.row_count == 2

@@ -20,7 +20,7 @@ from nexus.datasets.schemas import (
 )
 from nexus.datasets.service import DatasetService, dataset_name, remove_upload
 from nexus.datasets.storage import DatasetStore
-from nexus.datasets.upload import receive_upload
+from nexus.datasets.upload import Upload, receive_upload
 from nexus.deps import RuntimeDep, SessionDep
 from nexus.errors import problem
 from nexus.routing import NexusRoute
@@ -105,7 +105,7 @@ def _read(dataset: Dataset) -> DatasetRead:
     )
 
 
-async def _receive(request: Request, runtime: RuntimeDep) -> Any:
+async def _receive(request: Request, runtime: RuntimeDep) -> Upload:
     store = DatasetStore(runtime.settings.storage.data_dir)
     path = store.new_upload_path()
     try:

@@ -211,7 +211,7 @@ class DatasetService:
             self.session.commit()
         except BaseException:
             self.session.rollback()
-            self.store.discard(temporary, final) if published else self.store.discard(temporary)
+            self.store.discard(*((temporary, final) if published else (temporary,)))
             self._forget(dataset.id if new_dataset else None, version.id)
             raise
         log.info(

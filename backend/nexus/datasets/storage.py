@@ -90,7 +90,7 @@ class DatasetStore:
         removed = 0
         if self.uploads.exists():
             for path in self.uploads.iterdir():
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+                _remove(path)
                 removed += 1
         if not self.root.exists():
             return removed
@@ -101,8 +101,15 @@ class DatasetStore:
                 continue
             for path in directory.iterdir():
                 if path not in live:
-                    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+                    _remove(path)
                     removed += 1
         if removed:
             log.info("dataset_sweep", removed=removed)
         return removed
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

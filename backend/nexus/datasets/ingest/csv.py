@@ -19,6 +19,8 @@ from nexus.datasets.ingest.text import (
     Dialect,
     detect_dialect,
     detect_encoding,
+    parse_rows,
+    sample_lines,
     transcode_to_utf8,
 )
 
@@ -45,9 +47,7 @@ def _sniffed_delimiter(con: duckdb.DuckDBPyConnection, path: Path) -> str | None
 def _width(dialect: Dialect, path: Path) -> int:
     if dialect.has_header:
         return len(dialect.header)
-    from nexus.datasets.ingest.text import _parse, sample_lines
-
-    rows = _parse(sample_lines(path)[dialect.skip_lines :], dialect.delimiter)
+    rows = parse_rows(sample_lines(path)[dialect.skip_lines :], dialect.delimiter)
     return max((len(row) for row in rows), default=0)
 
 

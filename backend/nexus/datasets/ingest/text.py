@@ -113,7 +113,8 @@ def _parse_with_lines(lines: Sequence[str], delimiter: str) -> tuple[list[list[s
     return rows, starts
 
 
-def _parse(lines: Sequence[str], delimiter: str) -> list[list[str]]:
+def parse_rows(lines: Sequence[str], delimiter: str) -> list[list[str]]:
+    """Parse lines as CSV rows (quoted fields may span lines)."""
     return _parse_with_lines(lines, delimiter)[0]
 
 
@@ -122,7 +123,7 @@ def choose_delimiter(lines: Sequence[str], preferred: str | None = None) -> str:
     best, best_score = preferred or ",", -1.0
     body = [line for line in lines if line.strip()][-100:]
     for delimiter in DELIMITERS:
-        rows = _parse(body, delimiter)
+        rows = parse_rows(body, delimiter)
         widths = Counter(len(row) for row in rows if row)
         if not widths:
             continue
@@ -135,12 +136,23 @@ def choose_delimiter(lines: Sequence[str], preferred: str | None = None) -> str:
     return best
 
 
-def _is_header_like(row: Sequence[str | None]) -> bool:
+def _textual(row: Sequence[str | None]) -> tuple[int, int]:
     cells = [str(cell).strip() for cell in row if cell is not None and str(cell).strip()]
-    if not cells:
+    return sum(1 for cell in cells if not _NUMBERISH.match(cell)), len(cells)
+
+
+def _is_header_like(row: Sequence[str | None], following: Sequence[str | None] | None) -> bool:
+    """Whether a row reads as labels: mostly text, and more so than the row after it.
+
+    When both are all text (names, cities) the first is taken as the header, as most tools do.
+    """
+    textual, filled = _textual(row)
+    if not filled or textual * 2 < filled:
         return False
-    textual = sum(1 for cell in cells if not _NUMBERISH.match(cell))
-    return textual >= max(1, len(cells) // 2)
+    if following is None:
+        return True
+    next_textual, next_filled = _textual(following)
+    return textual > next_textual or (textual == filled and next_textual == next_filled)
 
 
 def find_table_start(rows: Sequence[Sequence[str | None]]) -> tuple[int, bool] | None:
@@ -169,7 +181,10 @@ def find_table_start(rows: Sequence[Sequence[str | None]]) -> tuple[int, bool] |
         following = next((w for w in widths[index + 1 :] if w), 0)
         if following > widths[index] + max(1, widths[index] // 4):
             continue
-        return index, _is_header_like(row) or index == len(rows) - 1
+        next_row = next(
+            (r for r in rows[index + 1 :] if any(c is not None and str(c).strip() for c in r)), None
+        )
+        return index, _is_header_like(row, next_row)
     return None
 
 
