@@ -24,7 +24,6 @@ from nexus.datasets.ingest.text import (
     transcode_to_utf8,
 )
 
-STAGING = "__nexus_stage_1"
 EXTRA = "__nexus_extra"
 # Fields read as this "null string" never occur, so empty fields stay '' and only padding is NULL.
 _NEVER = "\x01\x02"
@@ -57,7 +56,7 @@ def _clean_error(error: duckdb.Error, path: Path) -> str:
 
 
 def read(source: Path, con: duckdb.DuckDBPyConnection, limits: IngestLimits) -> ReadResult:
-    """Stage a delimited text file as one VARCHAR table."""
+    """Describe a delimited text file as one table, scanned later straight into its typed form."""
     with source.open("rb") as handle:
         encoding = detect_encoding(handle.read(SAMPLE_BYTES))
     path = source
@@ -67,10 +66,35 @@ def read(source: Path, con: duckdb.DuckDBPyConnection, limits: IngestLimits) -> 
         transcode_to_utf8(source, path, encoding)
         notes.append(f"Read as {encoding.name.upper()}{' with a byte-order mark' if encoding.bom else ''}.")
     try:
-        return _read_utf8(path, con, limits, notes)
-    finally:
+        result = _read_utf8(path, con, limits, notes)
+    except BaseException:
         if path != source:
             path.unlink(missing_ok=True)
+        raise
+    if path != source:
+        result.tables[0].extra["cleanup"] = [path]
+    return result
+
+
+def _scan_sql(path: Path, dialect: Dialect, names: list[str], limits: IngestLimits, *, parallel: bool) -> str:
+    columns = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in [*names, EXTRA])
+    return (
+        f"read_csv({_literal(str(path))}, "
+        f"auto_detect = false, header = {str(dialect.has_header).lower()}, skip = {dialect.skip_lines}, "
+        f"delim = {_literal(dialect.delimiter)}, quote = {_literal(dialect.quote)}, "
+        f"escape = {_literal(dialect.quote)}, "
+        f"columns = {{{columns}}}, null_padding = true, strict_mode = false, nullstr = {_literal(_NEVER)}, "
+        f"max_line_size = {max(2_097_152, limits.max_cell_chars * 2)}, buffer_size = 8000000"
+        f"{'' if parallel else ', parallel = false'})"
+    )
+
+
+def is_serial_only(error: duckdb.Error) -> bool:
+    """Whether DuckDB refused a parallel scan that a single-threaded one can do.
+
+    Its parallel reader cannot pad short rows when quoted fields hold newlines.
+    """
+    return "parallel=false" in str(error).replace(" ", "")
 
 
 def _read_utf8(
@@ -86,46 +110,60 @@ def _read_utf8(
     names = unique_names(headers)
     if dialect.skip_lines:
         notes.append(f"Skipped {dialect.skip_lines} line(s) above the header row.")
-    columns = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in [*names, EXTRA])
-    sql = (
-        # TEMP: the staging copy lives in memory (spilling to disk if needed), never in the version file.
-        f"CREATE TEMP TABLE {quote(STAGING)} AS SELECT * FROM read_csv({_literal(str(path))}, "
-        f"auto_detect = false, header = {str(dialect.has_header).lower()}, skip = {dialect.skip_lines}, "
-        f"delim = {_literal(dialect.delimiter)}, quote = {_literal(dialect.quote)}, "
-        f"escape = {_literal(dialect.quote)}, "
-        f"columns = {{{columns}}}, null_padding = true, strict_mode = false, nullstr = {_literal(_NEVER)}, "
-        f"max_line_size = {max(2_097_152, limits.max_cell_chars * 2)}, buffer_size = 8000000)"
-    )
+    scan = _scan_sql(path, dialect, names, limits, parallel=True)
+    serial = _scan_sql(path, dialect, names, limits, parallel=False)
     try:
         try:
-            con.execute(sql)
+            sample = _sample(con, scan, names, path, dialect.delimiter)
         except duckdb.Error as error:
-            # DuckDB's parallel reader cannot pad short rows when quoted fields hold newlines;
-            # the single-threaded reader can (slower, so only when needed).
-            if "parallel=false" not in str(error).replace(" ", ""):
+            if not is_serial_only(error):
                 raise
-            con.execute(f"DROP TABLE IF EXISTS {quote(STAGING)}")
-            con.execute(sql[:-1] + ", parallel = false)")
+            scan = serial
+            sample = _sample(con, scan, names, path, dialect.delimiter)
     except duckdb.Error as error:
         raise IngestError(f"The CSV could not be read: {_clean_error(error, path)}") from error
-    counts = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {quote(names[-1])} IS NULL), "
-        f"count(*) FILTER (WHERE {quote(EXTRA)} IS NOT NULL) FROM {quote(STAGING)}"
-    ).fetchone()
-    assert counts is not None
-    rows, short, long = (int(value) for value in counts)
-    if rows == 0:
+    if not sample:
         raise IngestError(
             "The file has a header but no rows." if dialect.has_header else "The file has no rows."
-        )
-    ragged = RaggedRows(short=short, long=long)
-    if short or long:
-        notes.append(
-            f"{short + long} ragged row(s) kept: {short} with missing fields (filled with empty values), "
-            f"{long} with extra fields (the extra fields were dropped)."
         )
     if not dialect.has_header:
         notes.append("No header row found: columns are named column_1, column_2, ...")
     labels = dict(zip(names, headers, strict=True))
-    table = StagedTable(name="data", staging=STAGING, labels=labels, ragged=ragged)
+    # No staging copy: the pipeline reads the file once, straight into the typed table.
+    table = StagedTable(
+        name="data",
+        staging="",
+        labels=labels,
+        ragged=RaggedRows(),
+        extra={"scan": scan, "serial_scan": serial, "sample": sample, "ragged_columns": (names[-1], EXTRA)},
+    )
     return ReadResult(format="csv", tables=[table], notes=notes)
+
+
+_SAMPLE_HEAD = 5_000
+_SPREAD_POINTS = (0.2, 0.4, 0.6, 0.8, 0.97)
+_SPREAD_BYTES = 128 * 1024
+
+
+def _sample(
+    con: duckdb.DuckDBPyConnection, scan: str, names: list[str], path: Path, delimiter: str
+) -> list[tuple[str | None, ...]]:
+    """Return rows for type inference: the first rows, and rows from further into the file.
+
+    A sample drawn by DuckDB would parse the whole file; the head is read by the scan (which stops
+    early) and later rows are parsed from a few chunks at fixed points of the file, keeping only
+    rows of the table's width (a chunk may start inside a quoted field).
+    """
+    selected = ", ".join(quote(name) for name in names)
+    rows = con.execute(f"SELECT {selected} FROM {scan} LIMIT {_SAMPLE_HEAD}").fetchall()
+    head = [tuple(row) for row in rows]
+    if len(head) < _SAMPLE_HEAD:
+        return head
+    size = path.stat().st_size
+    spread: list[tuple[str | None, ...]] = []
+    with path.open("rb") as handle:
+        for point in _SPREAD_POINTS:
+            handle.seek(int(size * point))
+            lines = handle.read(_SPREAD_BYTES).decode("utf-8", errors="replace").splitlines()[1:-1]
+            spread += [tuple(row) for row in parse_rows(lines, delimiter) if len(row) == len(names)]
+    return head + spread

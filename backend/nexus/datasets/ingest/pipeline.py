@@ -12,11 +12,25 @@ from typing import Any
 
 import duckdb
 
-from nexus.datasets.ingest.base import IngestError, IngestLimits, ProgressCallback, ReadResult, StagedTable
+from nexus.datasets.ingest.base import (
+    IngestError,
+    IngestLimits,
+    ProgressCallback,
+    RaggedRows,
+    ReadResult,
+    StagedTable,
+)
+from nexus.datasets.ingest.csv import is_serial_only
 from nexus.datasets.ingest.detect import FileFormat, detect_format
 from nexus.datasets.ingest.names import quote
 from nexus.datasets.ingest.profile import profile_table
-from nexus.datasets.ingest.typing import ColumnType, infer_column, present_count_sql, typed_select_sql
+from nexus.datasets.ingest.typing import (
+    ColumnType,
+    infer_column,
+    present_condition,
+    present_count_sql,
+    typed_select_sql,
+)
 
 _READERS = {
     FileFormat.CSV: "nexus.datasets.ingest.csv",
@@ -27,6 +41,7 @@ _READERS = {
     FileFormat.SQLITE: "nexus.datasets.ingest.sqlite",
 }
 _SAMPLE_CELLS = 2_000_000
+_HIDDEN = "__nexus_"
 
 
 @dataclass(frozen=True)
@@ -102,6 +117,25 @@ def _unique_table_names(tables: list[StagedTable]) -> list[str]:
     return names
 
 
+def _infer_types(
+    columns: list[tuple[str, str]], samples: dict[str, list[str | None]], options: IngestOptions
+) -> list[ColumnType]:
+    types = []
+    for name, kind in columns:
+        if kind != "VARCHAR":
+            types.append(ColumnType(name, "kept", quote(name)))
+            continue
+        types.append(
+            infer_column(
+                name,
+                samples[name],
+                tolerance=options.limits.junk_tolerance,
+                ambiguous_order=options.ambiguous_date_order,
+            )
+        )
+    return types
+
+
 def _plan_types(
     con: duckdb.DuckDBPyConnection, staged: StagedTable, options: IngestOptions
 ) -> list[ColumnType]:
@@ -119,18 +153,7 @@ def _plan_types(
         for row in rows:
             for name, value in zip(varchar, row, strict=True):
                 samples[name].append(value)
-    tolerance = options.limits.junk_tolerance
-    types = []
-    for name, kind in columns:
-        if kind != "VARCHAR":
-            types.append(ColumnType(name, "kept", quote(name)))
-            continue
-        types.append(
-            infer_column(
-                name, samples[name], tolerance=tolerance, ambiguous_order=options.ambiguous_date_order
-            )
-        )
-    return types
+    return _infer_types(columns, samples, options)
 
 
 def _count_dropped(
@@ -160,32 +183,30 @@ def _count_dropped(
         exact = con.execute(query).fetchone() or ()
         present_by_name.update({t.name: int(n) for t, n in zip(differing, exact, strict=True)})
     present = [present_by_name[t.name] for t in converting]
-    settled = True
-    for column_type, with_value, typed in zip(converting, present, kept, strict=True):
-        dropped = int(with_value) - int(typed)
-        if with_value and dropped > tolerance * with_value:
-            column_type.kind = "text"
-            column_type.expression = f"NULLIF({quote(column_type.name)}, '')"
-            column_type.detail = {"reason": f"{dropped} of {with_value} values did not fit one type"}
-            column_type.dropped = 0
-            settled = False
-        else:
-            column_type.dropped = max(dropped, 0)
-    return settled
+    return _settle(list(enumerate(converting)), present, [int(n) for n in kept], tolerance)
 
 
 def _finish_table(
-    con: duckdb.DuckDBPyConnection, staged: StagedTable, final_name: str, options: IngestOptions
+    con: duckdb.DuckDBPyConnection,
+    staged: StagedTable,
+    final_name: str,
+    options: IngestOptions,
+    file_notes: list[str],
 ) -> TableResult:
-    types = _plan_types(con, staged, options)
-    con.execute(f"CREATE TABLE {quote(final_name)} AS {typed_select_sql(staged.staging, types)}")
-    if not _count_dropped(con, staged, final_name, types, options.limits.junk_tolerance):
-        # Rare: the sample promised a type the whole column does not keep. Rebuild with it as text.
-        con.execute(f"DROP TABLE {quote(final_name)}")
+    if staged.extra.get("scan"):
+        types, scan_notes = _finish_scanned_table(con, staged, final_name, options)
+        file_notes.extend(scan_notes)
+        notes: list[str] = []
+    else:
+        types, notes = _plan_types(con, staged, options), []
         con.execute(f"CREATE TABLE {quote(final_name)} AS {typed_select_sql(staged.staging, types)}")
-    con.execute(f"DROP TABLE {quote(staged.staging)}")
+        if not _count_dropped(con, staged, final_name, types, options.limits.junk_tolerance):
+            # Rare: the sample promised a type the whole column does not keep. Rebuild with it as text.
+            con.execute(f"DROP TABLE {quote(final_name)}")
+            con.execute(f"CREATE TABLE {quote(final_name)} AS {typed_select_sql(staged.staging, types)}")
+        con.execute(f"DROP TABLE {quote(staged.staging)}")
     rows, columns = profile_table(con, final_name, staged.labels, {t.name: t for t in types})
-    notes = list(staged.notes)
+    notes = list(staged.notes) + notes
     dropped = {c["name"]: c["dropped"] for c in columns if c["dropped"]}
     for name, count in dropped.items():
         notes.append(f"Column {name!r}: {count} value(s) did not fit its type and were left empty.")
@@ -204,6 +225,96 @@ def _finish_table(
             for fk in staged.foreign_keys
         ],
     )
+
+
+def _scanned_select(scan: str, types: list[ColumnType], ragged_columns: tuple[str, str]) -> str:
+    """Return the typed SELECT over a file scan, with hidden columns that count what the scan saw."""
+    last, extra = ragged_columns
+    hidden = [
+        f"{quote(last)} IS NULL AS {quote(_HIDDEN + 'short')}",
+        f"{quote(extra)} IS NOT NULL AS {quote(_HIDDEN + 'long')}",
+    ]
+    hidden += [
+        f"({present_condition(quote(t.name))}) AS {quote(_HIDDEN + 'present_' + str(index))}"
+        for index, t in enumerate(types)
+        if t.converts
+    ]
+    select = typed_select_sql("__scan__", types)
+    return select.replace(f" FROM {quote('__scan__')}", f", {', '.join(hidden)} FROM {scan}")
+
+
+def _finish_scanned_table(
+    con: duckdb.DuckDBPyConnection, staged: StagedTable, final_name: str, options: IngestOptions
+) -> tuple[list[ColumnType], list[str]]:
+    """Read a file once, straight into its typed table; count ragged rows and dropped cells on the way."""
+    names = list(staged.labels)
+    sample = staged.extra["sample"]
+    samples = {name: [row[i] for row in sample] for i, name in enumerate(names)}
+    types = _infer_types([(name, "VARCHAR") for name in names], samples, options)
+    scan = staged.extra["scan"]
+    short = long = 0
+    for _attempt in range(3):
+        scan = _create_from_scan(con, final_name, scan, staged, types)
+        converting = [(index, t) for index, t in enumerate(types) if t.converts]
+        parts = [f"count_if({quote(_HIDDEN + 'short')})", f"count_if({quote(_HIDDEN + 'long')})"]
+        parts += [f"count_if({quote(_HIDDEN + 'present_' + str(i))})" for i, _ in converting]
+        parts += [f"count({quote(t.name)})" for _, t in converting]
+        row = con.execute(f"SELECT {', '.join(parts)} FROM {quote(final_name)}").fetchone() or ()
+        counts = [int(value) for value in row]
+        short, long = counts[:2]
+        present, kept = counts[2 : 2 + len(converting)], counts[2 + len(converting) :]
+        if _settle(converting, present, kept, options.limits.junk_tolerance):
+            break
+    for (column,) in con.execute(f"SELECT column_name FROM (DESCRIBE {quote(final_name)})").fetchall():
+        if str(column).startswith(_HIDDEN):
+            con.execute(f"ALTER TABLE {quote(final_name)} DROP COLUMN {quote(str(column))}")
+    staged.ragged = RaggedRows(short=short, long=long)
+    notes: list[str] = []
+    if short or long:
+        notes.append(
+            f"{short + long} ragged row(s) kept: {short} with missing fields (filled with empty values), "
+            f"{long} with extra fields (the extra fields were dropped)."
+        )
+    return types, notes
+
+
+def _create_from_scan(
+    con: duckdb.DuckDBPyConnection, final_name: str, scan: str, staged: StagedTable, types: list[ColumnType]
+) -> str:
+    """Create the typed table from the file scan; return the scan that worked (serial if it had to be)."""
+    con.execute(f"DROP TABLE IF EXISTS {quote(final_name)}")
+    ragged_columns = staged.extra["ragged_columns"]
+    try:
+        con.execute(f"CREATE TABLE {quote(final_name)} AS {_scanned_select(scan, types, ragged_columns)}")
+        return scan
+    except duckdb.Error as error:
+        serial = str(staged.extra["serial_scan"])
+        if scan == serial or not is_serial_only(error):
+            raise IngestError(f"The CSV could not be read: {str(error).splitlines()[0][:300]}") from error
+    con.execute(f"DROP TABLE IF EXISTS {quote(final_name)}")
+    try:
+        con.execute(f"CREATE TABLE {quote(final_name)} AS {_scanned_select(serial, types, ragged_columns)}")
+    except duckdb.Error as error:
+        raise IngestError(f"The CSV could not be read: {str(error).splitlines()[0][:300]}") from error
+    return serial
+
+
+def _settle(
+    converting: list[tuple[int, ColumnType]], present: list[int], kept: list[int], tolerance: float
+) -> bool:
+    """Record dropped cells; mark columns that drop too many as text and return False if any did."""
+    settled = True
+    for (_, column_type), with_value, typed in zip(converting, present, kept, strict=True):
+        dropped = with_value - typed
+        if with_value and dropped > tolerance * with_value:
+            column_type.kind = "text"
+            column_type.expression = f"NULLIF({quote(column_type.name)}, '')"
+            column_type.detail = {"reason": f"{dropped} of {with_value} values did not fit one type"}
+            column_type.dropped = 0
+            settled = False
+        else:
+            column_type.dropped = max(dropped, 0)
+    return settled
 
 
 def _read(fmt: FileFormat, source: Path, con: duckdb.DuckDBPyConnection, limits: IngestLimits) -> ReadResult:
@@ -226,6 +337,7 @@ def ingest_file(
         "memory_limit": f"{options.memory_limit_mb}MB",
     }
     con = duckdb.connect(str(target), config=config)
+    read: ReadResult | None = None
     try:
         con.execute(f"SET temp_directory = '{str(target.parent / (target.name + '.spill'))}'")
         with _watch(con, progress, 0.05, 0.55):
@@ -235,10 +347,15 @@ def ingest_file(
         progress(0.6, "typing")
         results = []
         names = _unique_table_names(read.tables)
+        share = 0.38 / len(read.tables)
         for index, (staged, name) in enumerate(zip(read.tables, names, strict=True)):
-            results.append(_finish_table(con, staged, name, options))
-            progress(0.6 + 0.38 * (index + 1) / len(read.tables), "profiling")
+            with _watch(con, progress, 0.6 + share * index, share * 0.9):
+                results.append(_finish_table(con, staged, name, options, read.notes))
+            progress(0.6 + share * (index + 1), "profiling")
         con.execute("CHECKPOINT")
     finally:
         con.close()
+        for staged in read.tables if read is not None else []:
+            for path in staged.extra.get("cleanup", []):
+                Path(path).unlink(missing_ok=True)
     return IngestResult(format=read.format, tables=results, notes=read.notes)

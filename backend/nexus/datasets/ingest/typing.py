@@ -295,6 +295,11 @@ def infer_column(
     return text
 
 
+def present_condition(column: str) -> str:
+    """Return the SQL condition that a (quoted) column's cell holds a value, not a null token."""
+    return f"{column} IS NOT NULL AND NOT {_null_guard(column)}"
+
+
 def present_count_sql(staging: str, types: Sequence[ColumnType]) -> str | None:
     """Return one query counting, per column, the cells that hold a value (not a null token)."""
     counted = list(types)
