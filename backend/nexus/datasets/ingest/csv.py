@@ -140,9 +140,9 @@ def _read_utf8(
     return ReadResult(format="csv", tables=[table], notes=notes)
 
 
-_SAMPLE_HEAD = 5_000
+_SAMPLE_HEAD = 3_000
 _SPREAD_POINTS = (0.2, 0.4, 0.6, 0.8, 0.97)
-_SPREAD_BYTES = 128 * 1024
+_SPREAD_BYTES = 48 * 1024
 
 
 def _sample(

@@ -82,7 +82,9 @@ def is_null_token(value: str) -> bool:
 
 def _null_guard(column: str) -> str:
     tokens = ", ".join(_sql_string(t) for t in NULL_TOKENS)
-    return f"(lower(trim({column})) IN ({tokens}))"
+    # The length test first: DuckDB evaluates the costly lower(trim()) only for the short cells.
+    longest = max(len(t) for t in NULL_TOKENS)
+    return f"(length({column}) <= {longest} AND lower(trim({column})) IN ({tokens}))"
 
 
 # --- numbers -------------------------------------------------------------------------------------
@@ -161,7 +163,7 @@ def _number_expression(column: str, style: NumberStyle) -> tuple[str, str]:
     """Return (SQL value expression, SQL validity pattern) for a formatted number column."""
     if not style.group and style.decimal == "." and not style.currency and not style.percent:
         target = "BIGINT" if style.integral else "DOUBLE"
-        return f"TRY_CAST(trim({column}) AS {target})", ""
+        return f"TRY_CAST({column} AS {target})", ""  # DuckDB's casts allow surrounding spaces
     # The validity pattern has already checked the shape, so plain replace() calls (several times
     # cheaper than a regexp_replace over every cell) can strip what is not part of the number. A
     # currency other than the column's is not stripped, so its cells fail the cast and count as dropped.
@@ -238,7 +240,7 @@ def _date_formats(
 def _date_expression(column: str, formats: list[str], kind: Kind) -> str:
     target = "DATE" if kind == "date" else "TIMESTAMP"
     if formats == ["ISO"]:
-        return f"TRY_CAST(trim({column}) AS {target})"
+        return f"TRY_CAST({column} AS {target})"
     listed = "[" + ", ".join(_sql_string(f) for f in formats) + "]"
     return f"TRY_CAST(TRY_STRPTIME(trim({column}), {listed}) AS {target})"
 
