@@ -552,3 +552,20 @@ class TestHeaderlessTables:
         source.write_text("name,city\nAnn,Paris\nBob,Lima\n")
         table = ingest_file(source, tmp_path / "out.duckdb", IngestOptions()).tables[0]
         assert [c["name"] for c in table.columns] == ["name", "city"] and table.row_count == 2
+
+
+class TestDayMonthDecidedByTheWholeColumn:
+    def test_a_month_first_column_whose_sample_is_ambiguous(self, tmp_path: Path) -> None:
+        """Rows that decide month-first sit where the type sample does not look; the data still wins."""
+        padding = "x" * 180  # long rows: the sample's chunks further into the file hold few rows
+        rows = [f"{(i % 12) + 1:02d}/{(i % 11) + 1:02d}/2024,{i},{padding}" for i in range(10_000)]
+        for i in range(8_500, 8_900):
+            rows[i] = f"01/{13 + i % 15:02d}/2025,{i},{padding}"
+        source = tmp_path / "sorted.csv"
+        source.write_text("day,n,note\n" + "\n".join(rows) + "\n")
+        result = ingest_file(source, tmp_path / "out.duckdb", IngestOptions())
+        day = result.tables[0].columns[0]
+        assert day["type"] == "date"
+        assert day["format"]["date_format"] == "%m/%d/%Y"
+        assert day["dropped"] == 0
+        assert day["max"] == "2025-01-27"

@@ -29,6 +29,7 @@ from nexus.datasets.ingest.typing import (
     infer_column,
     present_condition,
     present_count_sql,
+    swap_day_month,
     typed_select_sql,
 )
 
@@ -306,7 +307,9 @@ def _settle(
     settled = True
     for (_, column_type), with_value, typed in zip(converting, present, kept, strict=True):
         dropped = with_value - typed
-        if with_value and dropped > tolerance * with_value:
+        if with_value and dropped > tolerance * with_value and swap_day_month(column_type):
+            settled = False  # the sample could not tell day from month; the data says the other way
+        elif with_value and dropped > tolerance * with_value:
             column_type.kind = "text"
             column_type.expression = f"NULLIF({quote(column_type.name)}, '')"
             column_type.detail = {"reason": f"{dropped} of {with_value} values did not fit one type"}

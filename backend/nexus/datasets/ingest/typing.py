@@ -297,6 +297,18 @@ def infer_column(
     return text
 
 
+def swap_day_month(column_type: ColumnType) -> bool:
+    """Turn an ambiguous day-first date column month-first (or back), once; return whether it did."""
+    detail = column_type.detail
+    if not detail.get("ambiguous_day_month") or detail.get("swapped"):
+        return False
+    swap = {"%d": "%m", "%m": "%d"}
+    column_type.expression = re.sub(r"%[dm]", lambda m: swap[m.group(0)], column_type.expression)
+    detail["date_format"] = re.sub(r"%[dm]", lambda m: swap[m.group(0)], str(detail["date_format"]))
+    detail["swapped"] = True
+    return True
+
+
 def present_condition(column: str) -> str:
     """Return the SQL condition that a (quoted) column's cell holds a value, not a null token."""
     return f"{column} IS NOT NULL AND NOT {_null_guard(column)}"
