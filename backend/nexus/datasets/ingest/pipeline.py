@@ -31,6 +31,7 @@ from nexus.datasets.ingest.typing import (
     present_count_sql,
     swap_day_month,
     typed_select_sql,
+    typed_value_sql,
 )
 
 _READERS = {
@@ -229,19 +230,25 @@ def _finish_table(
 
 
 def _scanned_select(scan: str, types: list[ColumnType], ragged_columns: tuple[str, str]) -> str:
-    """Return the typed SELECT over a file scan, with hidden columns that count what the scan saw."""
+    """Return the typed SELECT over a file scan, with hidden flags that count what the scan saw.
+
+    Per converted column one flag marks a cell that held a value but did not convert; the flags are
+    almost all false, so they cost little to compute (the test on the raw value runs only where the
+    typed value is NULL) and to store, and they are dropped after counting.
+    """
     last, extra = ragged_columns
-    hidden = [
+    columns = [f"{typed_value_sql(t)} AS {quote(t.name)}" for t in types]
+    columns += [
         f"{quote(last)} IS NULL AS {quote(_HIDDEN + 'short')}",
         f"{quote(extra)} IS NOT NULL AS {quote(_HIDDEN + 'long')}",
     ]
-    hidden += [
-        f"({present_condition(quote(t.name))}) AS {quote(_HIDDEN + 'present_' + str(index))}"
+    columns += [
+        f"(({typed_value_sql(t)}) IS NULL AND {present_condition(quote(t.name))}) "
+        f"AS {quote(_HIDDEN + 'dropped_' + str(index))}"
         for index, t in enumerate(types)
         if t.converts
     ]
-    select = typed_select_sql("__scan__", types)
-    return select.replace(f" FROM {quote('__scan__')}", f", {', '.join(hidden)} FROM {scan}")
+    return f"SELECT {', '.join(columns)} FROM {scan}"
 
 
 def _finish_scanned_table(
@@ -258,12 +265,13 @@ def _finish_scanned_table(
         scan = _create_from_scan(con, final_name, scan, staged, types)
         converting = [(index, t) for index, t in enumerate(types) if t.converts]
         parts = [f"count_if({quote(_HIDDEN + 'short')})", f"count_if({quote(_HIDDEN + 'long')})"]
-        parts += [f"count_if({quote(_HIDDEN + 'present_' + str(i))})" for i, _ in converting]
+        parts += [f"count_if({quote(_HIDDEN + 'dropped_' + str(i))})" for i, _ in converting]
         parts += [f"count({quote(t.name)})" for _, t in converting]
         row = con.execute(f"SELECT {', '.join(parts)} FROM {quote(final_name)}").fetchone() or ()
         counts = [int(value) for value in row]
         short, long = counts[:2]
-        present, kept = counts[2 : 2 + len(converting)], counts[2 + len(converting) :]
+        dropped, kept = counts[2 : 2 + len(converting)], counts[2 + len(converting) :]
+        present = [d + k for d, k in zip(dropped, kept, strict=True)]
         if _settle(converting, present, kept, options.limits.junk_tolerance):
             break
     for (column,) in con.execute(f"SELECT column_name FROM (DESCRIBE {quote(final_name)})").fetchall():

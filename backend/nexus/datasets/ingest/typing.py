@@ -326,17 +326,17 @@ def present_count_sql(staging: str, types: Sequence[ColumnType]) -> str | None:
     return f"SELECT {', '.join(parts)} FROM {quote(staging)}"
 
 
+def typed_value_sql(column_type: ColumnType) -> str:
+    """Return the SQL expression of a column's typed value (null tokens become NULL)."""
+    column = quote(column_type.name)
+    if column_type.kind == "kept":
+        return column
+    if column_type.needs_null_guard:
+        return f"CASE WHEN {_null_guard(column)} THEN NULL ELSE {column_type.expression} END"
+    return column_type.expression
+
+
 def typed_select_sql(staging: str, types: Sequence[ColumnType]) -> str:
     """Return the SELECT that turns the staging table into the typed table."""
-    columns = []
-    for column_type in types:
-        if column_type.kind == "kept":
-            columns.append(quote(column_type.name))
-        elif column_type.converts:
-            guard = _null_guard(quote(column_type.name))
-            columns.append(
-                f"CASE WHEN {guard} THEN NULL ELSE {column_type.expression} END AS {quote(column_type.name)}"
-            )
-        else:
-            columns.append(f"{column_type.expression} AS {quote(column_type.name)}")
+    columns = [f"{typed_value_sql(t)} AS {quote(t.name)}" for t in types]
     return f"SELECT {', '.join(columns)} FROM {quote(staging)}"
