@@ -1,9 +1,10 @@
-"""Delimited text (CSV, TSV, semicolons, pipes) into a VARCHAR staging table.
+"""Delimited text (CSV, TSV, semicolons, pipes): the dialect, a type sample, and the scan to read it.
 
 Encoding first (non-UTF-8 is transcoded in chunks), then the dialect: DuckDB's sniffer gives the
-delimiter, our own look at the first lines finds the preamble and the header row. DuckDB then reads
-every field as text; typing happens afterwards. Ragged rows are kept: short ones padded with NULLs,
-long ones cut, and both counted.
+delimiter, our own look at the first lines finds the preamble and the header row. No copy is made
+here: the reader returns the ``read_csv`` scan (every field as text) and a sample of rows, and the
+pipeline reads the file once, straight into the typed table. Ragged rows are kept: short ones padded
+with NULLs, long ones cut, and both counted there.
 """
 
 from __future__ import annotations
