@@ -10,9 +10,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -49,6 +50,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def text_enum(enum: type[StrEnum], name: str) -> Enum:
+    """Return a column type storing a StrEnum's values as short text (no native enum: easy to extend)."""
+    return Enum(enum, name=name, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
 class Base(DeclarativeBase):

@@ -7,10 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from nexus.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
+from nexus.db import Base, IdMixin, TimestampMixin, UTCDateTime, text_enum, utcnow
 
 
 class VersionStatus(StrEnum):
@@ -41,15 +41,7 @@ class DatasetVersion(IdMixin, Base):
 
     dataset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[VersionStatus] = mapped_column(
-        Enum(
-            VersionStatus,
-            name="version_status",
-            native_enum=False,
-            length=16,
-            values_callable=lambda e: [s.value for s in e],
-        )
-    )
+    status: Mapped[VersionStatus] = mapped_column(text_enum(VersionStatus, "version_status"))
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     source_filename: Mapped[str] = mapped_column(String(255))
     source_format: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Enum, String
+from sqlalchemy import Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from nexus.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcnow
+from nexus.db import Base, IdMixin, TimestampMixin, UTCDateTime, text_enum, utcnow
 
 
 class Role(StrEnum):
@@ -26,14 +26,6 @@ class User(IdMixin, TimestampMixin, Base):
 
     username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(
-        Enum(
-            Role,
-            name="user_role",
-            native_enum=False,
-            length=16,
-            values_callable=lambda e: [r.value for r in e],
-        )
-    )
+    role: Mapped[Role] = mapped_column(text_enum(Role, "user_role"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
