@@ -9,12 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from nexus.config import DatasetSettings
-from nexus.datasets.models import Dataset, DatasetTable, DatasetVersion
+from nexus.datasets.models import Dataset
 from nexus.users.models import Role, User
 from tests.fixtures.app import Api, ApiFactory
+from tests.fixtures.datasets import data_dir, row_counts
 
 DATASETS = "/api/v1/datasets"
 PROBLEM = "application/problem+json"
@@ -45,10 +46,6 @@ def create(api: Api, headers: dict[str, str], **kwargs: Any) -> dict[str, Any]:
     return body
 
 
-def data_dir(api: Api) -> Path:
-    return api.runtime.settings.storage.data_dir
-
-
 def dataset_files(api: Api, dataset_id: str) -> list[str]:
     directory = data_dir(api) / "datasets" / dataset_id
     return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
@@ -57,15 +54,6 @@ def dataset_files(api: Api, dataset_id: str) -> list[str]:
 def stored_uploads(api: Api) -> list[Path]:
     uploads = data_dir(api) / "uploads"
     return list(uploads.iterdir()) if uploads.exists() else []
-
-
-def row_counts(api: Api) -> tuple[int, int, int]:
-    with api.runtime.sessions() as session:
-        return (
-            session.scalar(select(func.count()).select_from(Dataset)) or 0,
-            session.scalar(select(func.count()).select_from(DatasetVersion)) or 0,
-            session.scalar(select(func.count()).select_from(DatasetTable)) or 0,
-        )
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:

@@ -8,17 +8,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from nexus.config import DatasetSettings
 from nexus.datasets import endpoints as dataset_endpoints
 from nexus.datasets.ingest import pipeline
 from nexus.datasets.ingest.base import IngestError
-from nexus.datasets.models import Dataset, DatasetTable, DatasetVersion, VersionStatus
+from nexus.datasets.models import Dataset, VersionStatus
 from nexus.datasets.service import DatasetService, sweep_interrupted
 from nexus.datasets.storage import DatasetStore
 from nexus.users.models import User
 from tests.fixtures.app import Api, ApiFactory
+from tests.fixtures.datasets import data_dir, ingesting_version, row_counts
 
 DATASETS = "/api/v1/datasets"
 PROBLEM = "application/problem+json"
@@ -63,10 +64,6 @@ def post_raw(
     return api.client.post(path, content=body, headers={**headers, "Content-Type": content_type})
 
 
-def data_dir(api: Api) -> Path:
-    return api.runtime.settings.storage.data_dir
-
-
 def leftover_files(api: Api) -> list[str]:
     """Every file under data_dir/datasets and data_dir/uploads."""
     found = []
@@ -80,15 +77,6 @@ def leftover_files(api: Api) -> list[str]:
 def dataset_dirs(api: Api) -> list[str]:
     root = data_dir(api) / "datasets"
     return sorted(p.name for p in root.iterdir()) if root.exists() else []
-
-
-def row_counts(api: Api) -> tuple[int, int, int]:
-    with api.runtime.sessions() as session:
-        return (
-            session.scalar(select(func.count()).select_from(Dataset)) or 0,
-            session.scalar(select(func.count()).select_from(DatasetVersion)) or 0,
-            session.scalar(select(func.count()).select_from(DatasetTable)) or 0,
-        )
 
 
 def assert_nothing_stored(api: Api) -> None:
@@ -436,24 +424,8 @@ class TestStartupSweep:
             assert owner is not None
             orphan = Dataset(owner_id=owner.id, name="killed")
             session.add(orphan)
-            killed = DatasetVersion(
-                dataset=orphan,
-                version=1,
-                status=VersionStatus.INGESTING,
-                progress=0.4,
-                source_filename="killed.csv",
-                source_bytes=10,
-                source_sha256="0" * 64,
-            )
-            pending = DatasetVersion(
-                dataset_id=ready_id,
-                version=2,
-                status=VersionStatus.INGESTING,
-                progress=0.7,
-                source_filename="pending.csv",
-                source_bytes=10,
-                source_sha256="0" * 64,
-            )
+            killed = ingesting_version(dataset=orphan, progress=0.4, filename="killed.csv")
+            pending = ingesting_version(dataset_id=ready_id, version=2, progress=0.7, filename="pending.csv")
             session.add_all([killed, pending])
             session.commit()
             orphan_id, killed_id, pending_id = orphan.id, killed.id, pending.id
@@ -489,17 +461,7 @@ class TestStartupSweep:
     def test_new_version_after_sweep_numbers_on(self, api: Api, analyst_headers: dict[str, str]) -> None:
         ready = upload(api, analyst_headers, GOOD_CSV).json()
         with api.runtime.sessions() as session:
-            session.add(
-                DatasetVersion(
-                    dataset_id=uuid.UUID(ready["id"]),
-                    version=2,
-                    status=VersionStatus.INGESTING,
-                    progress=0.1,
-                    source_filename="x.csv",
-                    source_bytes=1,
-                    source_sha256="0" * 64,
-                )
-            )
+            session.add(ingesting_version(dataset_id=uuid.UUID(ready["id"]), version=2, progress=0.1))
             session.commit()
         sweep_interrupted(api.runtime.sessions, DatasetStore(data_dir(api)))
         response = upload(api, analyst_headers, GOOD_CSV, path=f"{DATASETS}/{ready['id']}/versions")

@@ -7,10 +7,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from nexus.datasets.ingest.pipeline import IngestOptions, ingest_file
-from nexus.datasets.models import Dataset, DatasetVersion, VersionStatus
+from nexus.datasets.models import Dataset, DatasetVersion
 from nexus.datasets.service import _ProgressWriter
 from nexus.users.models import Role
 from tests.fixtures.app import Api
+from tests.fixtures.datasets import ingesting_version
 
 
 class TestProgressCallback:
@@ -35,15 +36,7 @@ class TestProgressWriter:
         user = api.add_user("ana", Role.ANALYST)
         with api.runtime.sessions() as session:
             dataset = Dataset(owner_id=user.id, name="slow")
-            version = DatasetVersion(
-                dataset=dataset,
-                version=1,
-                status=VersionStatus.INGESTING,
-                progress=0.0,
-                source_filename="slow.csv",
-                source_bytes=1,
-                source_sha256="0" * 64,
-            )
+            version = ingesting_version(dataset=dataset, filename="slow.csv")
             session.add_all([dataset, version])
             session.commit()
             version_id = version.id
