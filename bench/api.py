@@ -29,7 +29,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+from _children import exit_with_parent  # bench/ is on sys.path when a benchmark runs
 
 if TYPE_CHECKING:
     from multiprocessing.pool import Pool
@@ -95,22 +95,11 @@ def _nexus_app(data_dir: Path, password: str) -> FastAPI:
     return create_app(settings, runtime=runtime)
 
 
-def _exit_with_parent(parent_pid: int) -> None:
-    """Exit this server as soon as the benchmark that started it is gone (even after a SIGKILL)."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
 def serve(kind: str, port_file: Path, data_dir: Path, parent_pid: int) -> None:
     """Serve one app on a kernel-chosen loopback port and write that port to ``port_file``."""
     import uvicorn
 
-    _exit_with_parent(parent_pid)
+    exit_with_parent(parent_pid)
     app = _nexus_app(data_dir, os.environ[PASSWORD_ENV]) if kind == "nexus" else _bare_app()
     # With proto=IPPROTO_TCP, asyncio sets TCP_NODELAY on accepted connections; with the default 0 it
     # does not, and Nagle's algorithm meeting delayed ACKs adds ~40 ms to every response.

@@ -36,7 +36,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -44,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _children import exit_with_parent  # bench/ is on sys.path when a benchmark runs
 
 GENERATOR_VERSION = 1  # bump when the generated file changes: cached copies are then regenerated
 SEED = 20261122
@@ -205,17 +205,6 @@ def _current_rss_bytes() -> int:
     import psutil
 
     return int(psutil.Process().memory_info().rss)
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """Stop this child as soon as the benchmark that started it is gone (even after a SIGKILL)."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def child_nexus(source: Path, work: Path, threads: int) -> dict[str, Any]:
@@ -480,7 +469,7 @@ CHILDREN: dict[str, Callable[[Path, Path, int], dict[str, Any]]] = {
 
 def run_as_child(method: str, source: Path, work: Path, threads: int, parent_pid: int) -> None:
     """Entry point of a child: run one method and print its result as one JSON line."""
-    _exit_with_parent(parent_pid)
+    exit_with_parent(parent_pid)
     work.mkdir(parents=True, exist_ok=True)
     report = CHILDREN[method](source, work, threads)
     sys.stdout.write(json.dumps(report) + "\n")
