@@ -8,6 +8,7 @@ from nexus.auth import endpoints as auth_endpoints
 from nexus.auth.deps import authenticated
 from nexus.datasets import endpoints as dataset_endpoints
 from nexus.errors import problems
+from nexus.query import endpoints as query_endpoints
 from nexus.users import endpoints as user_endpoints
 
 PUBLIC_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/auth/refresh"})
@@ -15,7 +16,12 @@ PUBLIC_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/auth/refresh"})
 
 def protected_routers() -> list[APIRouter]:
     """Return every domain router that needs a signed-in user (a new domain adds one line)."""
-    return [auth_endpoints.router, user_endpoints.router, dataset_endpoints.router]
+    return [
+        auth_endpoints.router,
+        user_endpoints.router,
+        dataset_endpoints.router,
+        query_endpoints.router,
+    ]
 
 
 def build_api_router() -> APIRouter:

@@ -110,6 +110,24 @@ class DatasetSettings(BaseSettings):
     ingest_threads: int = Field(2, ge=1, description="DuckDB threads while ingesting.")
 
 
+class QuerySettings(BaseSettings):
+    """Questions and SQL run against datasets."""
+
+    model_config = _ENV
+
+    query_timeout_s: float = Field(
+        30.0, gt=0, le=3600, description="Longest a query may run before it is stopped (504)."
+    )
+    max_result_rows: int = Field(
+        10_000, ge=1, description="Most rows a query returns; the true row count is still reported."
+    )
+    query_memory_mb: int = Field(1_024, ge=64, description="DuckDB memory limit for one query.")
+    query_threads: int = Field(2, ge=1, description="DuckDB threads for one query.")
+    max_sql_chars: int = Field(20_000, ge=100, description="Longest SQL text accepted.")
+    max_question_chars: int = Field(2_000, ge=10, description="Longest question accepted.")
+    max_query_datasets: int = Field(10, ge=1, description="Most datasets one query may name.")
+
+
 class ServerSettings(BaseSettings):
     """How `nexus serve` listens."""
 
@@ -147,6 +165,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     datasets: DatasetSettings = Field(default_factory=DatasetSettings)
+    query: QuerySettings = Field(default_factory=QuerySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 

@@ -11,7 +11,8 @@
     ├── UnprocessableContent   422  valid shape, unacceptable value (e.g. a short password)
     ├── UnsupportedMediaType   415
     ├── RateLimited            429  with Retry-After
-    └── ServiceUnavailable     503
+    ├── ServiceUnavailable     503
+    └── QueryTimeout           504  a query ran past NEXUS_QUERY_TIMEOUT_S and was stopped
 
 Validation errors (422), Starlette's 404/405 and anything unexpected (500) are mapped by the
 handlers below; the 500 body never carries a stack trace.
@@ -131,6 +132,17 @@ class ServiceUnavailable(NexusError):
 
     status = 503
     type_slug = "service-unavailable"
+
+
+class QueryTimeout(NexusError):
+    """A query ran past its time limit and was interrupted.
+
+    504 rather than 408: 408 tells clients the request itself was slow to arrive, and HTTP clients may
+    repeat it on their own, which would run the same heavy query again.
+    """
+
+    status = 504
+    type_slug = "query-timeout"
 
 
 class Problem(BaseModel):

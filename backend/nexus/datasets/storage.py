@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import duckdb
@@ -22,6 +22,10 @@ import structlog
 log = structlog.get_logger(__name__)
 
 SUFFIX = ".duckdb"
+
+# Called with the files of a dataset about to be removed, so that holders of open handles (the
+# query engine's pooled connections) let go of them first.
+removal_hooks: list[Callable[[list[Path]], None]] = []
 TMP_SUFFIX = ".duckdb.tmp"
 
 
@@ -73,6 +77,10 @@ class DatasetStore:
 
     def remove_dataset(self, dataset_id: uuid.UUID) -> None:
         """Remove every file of a dataset."""
+        directory = self.root / str(dataset_id)
+        files = sorted(directory.glob(f"*{SUFFIX}")) if directory.exists() else []
+        for hook in removal_hooks:
+            hook(files)
         shutil.rmtree(self.root / str(dataset_id), ignore_errors=True)
 
     def connect_read_only(self, path: Path) -> duckdb.DuckDBPyConnection:

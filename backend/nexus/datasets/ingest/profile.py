@@ -75,6 +75,9 @@ def _role(
     distinct = stats["distinct_count"]
     non_null = rows - stats["null_count"]
     words = f"{name} {label}"
+    # 'PassengerId' and 'customerID' name identifiers as much as 'customer_id' does.
+    snake_label = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", label).lower()
+    id_named = bool(_ID_NAME.search(name) or _ID_NAME.search(snake_label))
     if type_name == "boolean":
         return "boolean"
     if type_name == "date":
@@ -84,19 +87,15 @@ def _role(
     if type_name in {"integer", "number"}:
         if detail.get("percent"):
             return "measure"
-        if detail.get("currency") or (_MONEY_NAME.search(words) and not _ID_NAME.search(name)):
+        if detail.get("currency") or (_MONEY_NAME.search(words) and not id_named):
             return "amount"
-        if _ID_NAME.search(name) and type_name == "integer" and non_null and distinct >= 0.95 * non_null:
+        if id_named and type_name == "integer" and non_null and distinct >= 0.95 * non_null:
             return "id"
         return "measure"
     if stats.get("email_fraction", 0) >= 0.9:
         return "email"
-    if (
-        non_null
-        and distinct >= 0.95 * non_null
-        and (_ID_NAME.search(name) or stats.get("max_length", 99) <= 40)
-    ):
-        return "id" if _ID_NAME.search(name) or distinct > 50 else "category"
+    if non_null and distinct >= 0.95 * non_null and (id_named or stats.get("max_length", 99) <= 40):
+        return "id" if id_named or distinct > 50 else "category"
     if distinct <= max(50, int(0.05 * non_null)) and stats.get("max_length", 0) <= 100:
         return "category"
     return "text"

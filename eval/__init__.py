@@ -1,0 +1,1 @@
+"""Evaluation harness: question sets in, accuracy and latency out (``python -m eval``)."""
