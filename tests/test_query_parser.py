@@ -266,3 +266,42 @@ def test_questions_it_cannot_place_are_not_guessed(engine: Engine, question: str
     parsed = engine.parser.parse(question)
     assert parsed.spec is None
     assert parsed.unresolved
+
+
+def test_tables_join_on_values_that_overlap_when_names_differ(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    root = tmp_path_factory.mktemp("overlap")
+    orders = root / "orders.csv"
+    orders.write_text("client,amount\n" + "".join(f"K{i % 40:02d},{i}\n" for i in range(200)))
+    accounts = root / "accounts.csv"
+    accounts.write_text(
+        "account_code,tier\n" + "".join(f"K{i:02d},{'gold' if i < 10 else 'basic'}\n" for i in range(40))
+    )
+    options = IngestOptions(limits=IngestLimits(max_columns=10, max_tables=2, junk_tolerance=0.02))
+    con = duckdb.connect()
+    tables = []
+    for alias, (name, source) in enumerate((("orders", orders), ("accounts", accounts)), start=1):
+        target = root / f"{name}.duckdb"
+        stored = ingest_file(source, target, options).tables[0]
+        con.execute(f"ATTACH '{target}' AS f{alias} (READ_ONLY)")
+        con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM f{alias}.main."{stored.name}"')
+        tables.append(
+            CatalogTable(
+                name,
+                f"d{alias}",
+                stored.name,
+                uuid.uuid4(),
+                name,
+                1,
+                stored.row_count,
+                _columns(stored.columns),
+            )
+        )
+    engine = Engine(Catalog(tuple(tables), ()), con)
+    rows = engine.ask("total amount by tier")
+    expected = {
+        "gold": sum(i for i in range(200) if i % 40 < 10),
+        "basic": sum(i for i in range(200) if i % 40 >= 10),
+    }
+    assert {r[0]: float(r[1]) for r in rows} == expected

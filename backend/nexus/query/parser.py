@@ -888,7 +888,7 @@ class _Builder:
                 # The money may live in another table: "revenue from customers of Jane Peacock".
                 for other in self.catalog.tables:
                     found = self._amount_column(other, skip_links=True) if other is not base else None
-                    if found is not None and _join_key(base, other) is not None:
+                    if found is not None and _join_key(base, other, self.parser.values) is not None:
                         money, owner = found, other
                         break
             numeric = [c for c in base.columns if c.numeric and not _is_key(c)]
@@ -1818,7 +1818,7 @@ class _Builder:
             other = self.catalog.table(name)
             if other is None:
                 return None, []
-            key = _join_key(base, other)
+            key = _join_key(base, other, self.parser.values)
             if key is None:
                 return None, []
             joins.append(Join(table=base.name, to_table=other.name, columns=[key[0]], to_columns=[key[1]]))
@@ -1875,15 +1875,22 @@ _ORDINALS = {
 }
 
 
-def _join_key(left: CatalogTable, right: CatalogTable) -> tuple[str, str] | None:
-    """A key linking two tables: a declared foreign key, else same-named identifier columns."""
+def _join_key(
+    left: CatalogTable, right: CatalogTable, values: ValueIndex | None = None
+) -> tuple[str, str] | None:
+    """A key linking two tables.
+
+    In order: a declared foreign key (SQLite uploads); same-named columns, identifiers first;
+    'customer_id' against the 'id' of a table named 'customers'; and, for differently named text
+    columns, values that overlap (most of the smaller column's values found in the other).
+    """
     for key in left.foreign_keys:
         if key.references_table.casefold() == right.name.casefold() and len(key.columns) == 1:
             return (key.columns[0], key.references_columns[0])
     for key in right.foreign_keys:
         if key.references_table.casefold() == left.name.casefold() and len(key.columns) == 1:
             return (key.references_columns[0], key.columns[0])
-    candidates = []
+    candidates: list[tuple[float, str, str]] = []
     for column in left.columns:
         other = right.column(column.name)
         if other is None or column.temporal:
@@ -1903,6 +1910,18 @@ def _join_key(left: CatalogTable, right: CatalogTable) -> tuple[str, str] | None
             target = right.column("id")
             if target is not None:
                 candidates.append((0, column.name, target.name))
+    if not candidates and values:
+        for column in left.columns:
+            mine = set(values.get((left.name, column.name), ()))
+            if column.type != "text" or len(mine) < 2:
+                continue
+            for other in right.columns:
+                theirs = set(values.get((right.name, other.name), ()))
+                if other.type != "text" or len(theirs) < 2:
+                    continue
+                overlap = len(mine & theirs) / min(len(mine), len(theirs))
+                if overlap >= 0.8:
+                    candidates.append((3 - overlap, column.name, other.name))
     if not candidates:
         return None
     candidates.sort()
