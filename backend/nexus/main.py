@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from slowapi.errors import RateLimitExceeded
-from slowapi.middleware import SlowAPIASGIMiddleware
 from starlette.middleware import Middleware
 
 from nexus import __version__
@@ -20,7 +19,12 @@ from nexus.errors import install_error_handlers
 from nexus.health import router as health_router
 from nexus.observability.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from nexus.observability.sentry import init_sentry
-from nexus.ratelimit import apply_exemptions, build_limiter, handle_rate_limit_exceeded
+from nexus.ratelimit import (
+    RateLimitMiddleware,
+    apply_exemptions,
+    build_limiter,
+    handle_rate_limit_exceeded,
+)
 from nexus.runtime import Runtime, build_runtime
 
 
@@ -59,7 +63,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             # the multipart framing around it here.
             overrides={UPLOAD_PATH_PREFIX: settings.datasets.max_upload_mb * 1_048_576 + 1_048_576},
         ),
-        Middleware(SlowAPIASGIMiddleware),
+        Middleware(RateLimitMiddleware),
     ]
     app = FastAPI(
         title="Nexus",

@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from limits import parse
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
+from slowapi.middleware import _ASGIMiddlewareResponder
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nexus.config import LimitSettings
 from nexus.deps import RuntimeDep, client_ip
@@ -111,3 +113,37 @@ async def handle_rate_limit_exceeded(request: Request, exc: Exception) -> JSONRe
         instance=request.url.path,
         headers={"Retry-After": str(retry)},
     )
+
+
+class _OnceResponder(_ASGIMiddlewareResponder):
+    """slowapi's responder, sending ``http.response.start`` once even for streamed bodies.
+
+    slowapi 0.1.10 holds the start message back to add rate-limit headers, then sends it again before
+    every body chunk, which breaks streaming responses (Server-Sent Events) with "multiple
+    http.response.start messages".
+    """
+
+    started = False
+
+    async def send_wrapper(self, message: Message) -> None:
+        """Pass body chunks after the first straight through."""
+        if message["type"] == "http.response.body" and self.started:
+            await self.send(message)
+            return
+        if message["type"] == "http.response.body":
+            self.started = True
+        await super().send_wrapper(message)
+
+
+class RateLimitMiddleware:
+    """The application-wide rate limit (slowapi's ASGI middleware, safe for streamed responses)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the limit for HTTP requests; pass anything else through."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await _OnceResponder(self.app)(scope, receive, send)

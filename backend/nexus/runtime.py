@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +14,7 @@ from nexus.auth.passwords import Passwords
 from nexus.auth.tokens import AccessTokens
 from nexus.config import Settings
 from nexus.db import make_engine, make_session_factory
+from nexus.llm.models import Models
 
 
 @dataclass
@@ -23,10 +26,37 @@ class Runtime:
     sessions: sessionmaker[Session]
     passwords: Passwords
     access_tokens: AccessTokens
+    models: Models
+    _graph: Any = field(default=None, repr=False)
+    _checkpointer: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def graph(self) -> Any:
+        """Return the orchestration graph with its checkpointer, built on first use."""
+        with self._lock:
+            if self._graph is None:
+                from nexus.graph.checkpoint import make_checkpointer
+                from nexus.graph.orchestrator import build_graph
+
+                self._checkpointer = make_checkpointer(self.settings)
+                self._graph = build_graph(self._checkpointer)
+            return self._graph
+
+    @property
+    def checkpointer(self) -> Any:
+        """Return the graph's checkpointer (building the graph if needed)."""
+        _ = self.graph
+        return self._checkpointer
 
     def close(self) -> None:
         """Release database connections."""
         self.engine.dispose()
+        self.models.close()
+        if self._checkpointer is not None:
+            connection = getattr(self._checkpointer, "conn", None)
+            if connection is not None:
+                connection.close()
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -40,4 +70,5 @@ def build_runtime(settings: Settings) -> Runtime:
         sessions=make_session_factory(engine),
         passwords=Passwords(settings.auth),
         access_tokens=AccessTokens(keys, settings.auth),
+        models=Models(settings.llm, settings.storage.data_dir),
     )

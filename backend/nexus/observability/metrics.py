@@ -31,4 +31,37 @@ RATE_LIMITED = Counter(
     ["route"],
 )
 
+LLM_REQUESTS = Counter(
+    "nexus_llm_requests_total",
+    "Language-model requests, by provider, model, role and outcome (ok, invalid_output, unavailable, error).",
+    ["provider", "model", "role", "outcome"],
+)
+LLM_TOKENS = Counter(
+    "nexus_llm_tokens_total",
+    "Tokens sent to (prompt) and received from (completion) language models.",
+    ["model", "direction"],
+)
+LLM_DURATION = Histogram(
+    "nexus_llm_request_duration_seconds",
+    "Time of one language-model request, by model and role.",
+    ["model", "role"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300),
+)
+
+AGENT_RUNS = Counter(
+    "nexus_agent_runs_total",
+    "Agent runs, by agent and outcome (answered, unresolved, failed, error).",
+    ["agent", "outcome"],
+)
+AGENT_DURATION = Histogram(
+    "nexus_agent_duration_seconds",
+    "Time an agent took for one question.",
+    ["agent"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+REVIEW_LOOPS = Counter(
+    "nexus_review_loops_total",
+    "Times the reviewer sent work back to an agent.",
+)
+
 UNMATCHED_ROUTE = "<unmatched>"

@@ -94,14 +94,15 @@ class Answerer:
                 listed = ", ".join(fmt(v) for v in item.values)
                 return f"{name} {'is one of' if item.op is Op.IN else 'is none of'} {listed}"
             case Op.RANGE:
-                return f"{name} is between {fmt(item.low)} and {fmt(item.high)}"
+                return f"{name} is between {item.low} and {item.high}"
             case Op.IS_NULL:
                 return f"{name} is empty"
             case Op.NOT_NULL:
                 return f"{name} is not empty"
             case Op.CONTAINS:
                 return f"{name} contains {item.value!r}"
-        return f"{name} {item.op.value} {fmt(item.value)}"
+        value = str(item.value) if isinstance(item.value, int) else fmt(item.value)  # the user's own value
+        return f"{name} {item.op.value} {value}"
 
     def write(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], row_count: int) -> str:
         """Return the answer for a result: its columns, the rows returned and the true row count."""
@@ -165,7 +166,7 @@ class Answerer:
             f"{', '.join(fmt(row[k]) for k in keys_at)} ({fmt(row[value_at])}{unit})"
             for row in rows[:MAX_LISTED]
         ]
-        more = f", and {row_count - MAX_LISTED:,} more" if row_count > MAX_LISTED else ""
+        more = ", ..." if row_count > MAX_LISTED else ""
         if spec.limit is not None and spec.order:
             direction = "highest" if spec.order[0].descending else "lowest"
             head = (

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import queue
+import threading
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from nexus.auth.deps import CurrentUser, require_role
+from nexus.conversations.service import Asker
 from nexus.datasets.storage import DatasetStore
 from nexus.deps import RuntimeDep, SessionDep
 from nexus.errors import problem
@@ -43,7 +50,12 @@ class QuestionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=100_000)
-    dataset_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
+    dataset_ids: list[uuid.UUID] = Field(
+        default_factory=list, max_length=100, description="May be left out when continuing a conversation."
+    )
+    conversation_id: uuid.UUID | None = Field(
+        None, description="Continue this conversation (follow-ups reuse its plans); a new one otherwise."
+    )
 
 
 class ResultColumn(BaseModel):
@@ -69,20 +81,43 @@ class SQLResponse(Result):
     timings: dict[str, float]
 
 
+class ReviewCheck(BaseModel):
+    """One check the reviewer made."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+class ReviewReport(BaseModel):
+    """What the reviewer checked before the answer went out."""
+
+    passed: bool
+    checks: list[ReviewCheck]
+    loops: int
+
+
 class QueryResponse(BaseModel):
     """An answer, with the plan, the SQL and the result it was written from."""
 
     answer: str
-    status: Literal["answered", "unresolved"]
-    agent: Literal["sql"] = "sql"
+    status: Literal["answered", "unresolved", "failed"]
+    agent: str = Field(description="The agent that did the work: sql (analyst, visualiser... later).")
+    route: str = Field(description="Where the router sent the question (may be an agent still to come).")
+    route_reason: str
+    routed_by: Literal["rules", "model"]
     pattern: str = Field(description="The kind of question the parser recognised.")
     plan: dict[str, Any] | None
+    planned_by: str = Field(description="parser, memory (a follow-up), model, reviewer, user or none.")
     sql: str | None
     result: Result | None
     confidence: float
     unresolved: list[str] = Field(description="Words of the question that the parser did not place.")
     notes: list[str]
+    review: ReviewReport | None
     timings: dict[str, float]
+    conversation_id: uuid.UUID
+    run_id: uuid.UUID
 
 
 def _service(session: SessionDep, runtime: RuntimeDep) -> QueryService:
@@ -112,19 +147,54 @@ async def run_sql(body: SQLRequest, user: AnalystUser, service: QueryServiceDep)
     return SQLResponse(**_result(result).model_dump(), sql=sql, timings=timings)
 
 
-@router.post("/query", response_model=QueryResponse, responses=_ERRORS)
-async def ask(body: QuestionRequest, user: CurrentUser, service: QueryServiceDep) -> QueryResponse:
-    """Answer a question about your datasets, with the plan, SQL and result behind the answer."""
-    answer = await run_in_threadpool(service.ask, user, body.dataset_ids, body.question)
-    return QueryResponse(
-        answer=answer.answer,
-        status="answered" if answer.status == "answered" else "unresolved",
-        pattern=answer.pattern,
-        plan=answer.plan,
-        sql=answer.sql,
-        result=_result(answer.result) if answer.result is not None else None,
-        confidence=answer.confidence,
-        unresolved=answer.unresolved,
-        notes=answer.notes,
-        timings=answer.timings,
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The answer; or, with `Accept: text/event-stream`, Server-Sent Events: `run`, "
+        "`node` (started/finished per step), `token` (narrator model text), then `answer` or `error`.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+def _asker(session: SessionDep, runtime: RuntimeDep) -> Asker:
+    return Asker(session=session, runtime=runtime)
+
+
+AskerDep = Annotated[Asker, Depends(_asker)]
+
+
+@router.post("/query", response_model=QueryResponse, responses={**_ERRORS, **_STREAM_DOC})
+async def ask(body: QuestionRequest, request: Request, user: CurrentUser, asker: AskerDep) -> Any:
+    """Answer a question about your datasets, with the plan, SQL, result and review behind it."""
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return StreamingResponse(
+            _events(asker, user, body),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+    answer = await run_in_threadpool(asker.ask, user, body.question, body.dataset_ids, body.conversation_id)
+    return QueryResponse.model_validate(answer)
+
+
+async def _events(asker: Asker, user: User, body: QuestionRequest) -> AsyncIterator[str]:
+    """Run the graph in a worker thread and relay its events; a client that leaves cancels the run."""
+    events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+    cancelled = threading.Event()
+    worker = threading.Thread(
+        target=asker.stream,
+        args=(user, body.question, body.dataset_ids, body.conversation_id, cancelled, events),
+        name="run-stream",
+        daemon=True,
     )
+    worker.start()
+    try:
+        while True:
+            item = await asyncio.to_thread(events.get)
+            if item is None:
+                return
+            name, data = item
+            if name == "answer":
+                data = QueryResponse.model_validate(data).model_dump(mode="json")
+            yield f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
+    finally:
+        cancelled.set()
