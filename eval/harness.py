@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.client import EvalError, NexusClient, Reply
-from eval.scoring import Verdict, score
+from eval.scoring import Verdict, score, subanswers_right
 from eval.sets import Question, QuestionSet
 
 _KEEP_ROWS = 20
@@ -30,6 +30,8 @@ class Outcome:
     answer: str = ""
     rows: list[list[Any]] | None = None
     row_count: int | None = None
+    subanswers: tuple[int, int] | None = None
+    """For DABench: (sub-answers right, sub-answers asked)."""
     correct_extra_columns: bool | None = None
     """For sets judged on exact columns: whether the answer is right once extra columns are allowed."""
 
@@ -78,6 +80,19 @@ def judge(question: Question, reply: Reply, strict_columns: bool = False) -> Out
         return Outcome(question, False, reason[:300], reply.status, "error", reply.latency_s)
     status = str(body.get("status", ""))
     result = body.get("result") if isinstance(body.get("result"), dict) else None
+    if question.expected.subanswers is not None:
+        right = subanswers_right(question.expected.subanswers, str(body.get("answer", "")))
+        return Outcome(
+            question,
+            all(right),
+            f"{sum(right)}/{len(right)} sub-answers right",
+            reply.status,
+            "answered" if status == "answered" else "unresolved",
+            reply.latency_s,
+            sql=body.get("sql"),
+            answer=str(body.get("answer", "")),
+            subanswers=(sum(right), len(right)),
+        )
     verdict = (
         Verdict(False, "unresolved: " + "; ".join(map(str, body.get("unresolved") or [])))
         if status != "answered"

@@ -34,6 +34,9 @@ def _group(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "latency_p50_s": percentile(latencies, 0.5),
         "latency_p95_s": percentile(latencies, 0.95),
     }
+    parts = [o.subanswers for o in outcomes if o.subanswers is not None]
+    if parts:
+        group["subanswer_accuracy"] = sum(r for r, _ in parts) / max(sum(t for _, t in parts), 1)
     lenient = [o.correct_extra_columns for o in outcomes if o.correct_extra_columns is not None]
     if lenient:
         group["accuracy_extra_columns_allowed"] = sum(lenient) / len(outcomes)
@@ -93,6 +96,8 @@ def print_report(report: dict[str, Any], out: TextIO) -> None:
         f"{_ms(overall['latency_p50_s']):>9}{_ms(overall['latency_p95_s']):>9}",
         file=out,
     )
+    if "subanswer_accuracy" in overall:
+        print(f"accuracy by sub-answer: {overall['subanswer_accuracy']:.1%}", file=out)
     if "accuracy_extra_columns_allowed" in overall:
         print(
             f"accuracy with extra columns allowed: {overall['accuracy_extra_columns_allowed']:.1%}", file=out

@@ -47,6 +47,36 @@ class Expected:
     """The (last) measure is a percentage: 12.5 and 0.125 both count."""
     extra_columns: bool = True
     """Whether the result may hold columns beyond the expected ones."""
+    subanswers: Sequence[tuple[str, str]] | None = None
+    """DABench style: ``@name[value]`` pairs the answer text must contain (judged as upstream)."""
+
+
+_SUBANSWER = re.compile(r"@(\w+)\[([^\]]*)\]")
+
+
+def subanswers_right(expected: Sequence[tuple[str, str]], answer: str) -> list[bool]:
+    """Judge ``@name[value]`` sub-answers as InfiAgent-DABench does.
+
+    A sub-answer is right when the answer holds ``@name[...]`` whose value equals the label as a
+    string, or as a number within 1e-6.
+    """
+    given: dict[str, str] = {}
+    for name, value in _SUBANSWER.findall(answer):
+        given.setdefault(name, value.strip())
+    right = []
+    for name, label in expected:
+        value = given.get(name)
+        if value is None:
+            right.append(False)
+            continue
+        if value == str(label).strip():
+            right.append(True)
+            continue
+        try:
+            right.append(abs(float(value) - float(label)) < 1e-6)
+        except ValueError:
+            right.append(False)
+    return right
 
 
 @dataclass(frozen=True)

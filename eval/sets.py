@@ -95,7 +95,9 @@ def set_path(name: str) -> Path:
 
 
 def load_set(name: str) -> QuestionSet:
-    """Load a set by name: a text-to-SQL set of evaldata, or a JSONL file of ``eval/sets``."""
+    """Load a set by name: dabench, a text-to-SQL set of evaldata, or a JSONL file of ``eval/sets``."""
+    if name == "dabench":
+        return load_dabench()
     if name in TEXT2SQL_SETS:
         return load_text2sql(name)
     path = set_path(name)
@@ -202,3 +204,29 @@ def load_text2sql(name: str) -> QuestionSet:
             )
         )
     return QuestionSet(name, questions, strict_columns=True)
+
+
+def load_dabench() -> QuestionSet:
+    """Load the InfiAgent-DABench questions: question, constraints and format sent as one text.
+
+    The pattern is the question's level (easy, medium, hard); answers are judged on their
+    ``@name[value]`` sub-answers, as upstream.
+    """
+    folder = evaldata_dir() / "dabench"
+    labels = {line["id"]: line["common_answers"] for line in read_lines(folder / "labels.jsonl")}
+    questions = []
+    for line in read_lines(folder / "questions.jsonl"):
+        text = "\n".join(
+            part for part in (line["question"], line.get("constraints"), line.get("format")) if part
+        )
+        questions.append(
+            Question(
+                id=f"dabench-{line['id']}",
+                pattern=str(line.get("level") or "unknown"),
+                question=text,
+                files=(folder / "tables" / line["file_name"],),
+                expected=Expected(subanswers=[(str(n), str(v)) for n, v in labels[line["id"]]]),
+                note=", ".join(line.get("concepts") or []),
+            )
+        )
+    return QuestionSet("dabench", questions)

@@ -281,3 +281,45 @@ def test_conversations_belong_to_their_owner(api: Api, owner: tuple[dict[str, st
     assert api.client.get(f"{CONVERSATIONS}/{conversation}", headers=headers).status_code == 404
     state = api.runtime.graph.get_state({"configurable": {"thread_id": conversation}})
     assert not state.values  # the graph's memory of it is gone too
+
+
+def test_a_cancelled_stream_stops_and_records_nothing(api: Api, owner: tuple[dict[str, str], str]) -> None:
+    import queue
+    import threading
+    import uuid
+
+    from sqlalchemy import func, select
+
+    from nexus.conversations.models import Run
+    from nexus.conversations.service import Asker
+    from nexus.users.models import User
+
+    _, dataset_id = owner
+    events: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+    cancelled = threading.Event()
+    cancelled.set()  # the client is already gone
+    with api.runtime.sessions() as session:
+        user = session.scalars(select(User).where(User.username == "owner")).one()
+        Asker(session, api.runtime).stream(
+            user, "total amount by region", [uuid.UUID(dataset_id)], None, cancelled, events
+        )
+        seen = []
+        while (item := events.get_nowait()) is not None:
+            seen.append(item[0])
+        assert seen == ["run"]
+        assert session.scalar(select(func.count()).select_from(Run)) == 0
+
+
+def test_runs_are_counted_in_metrics(api: Api, owner: tuple[dict[str, str], str]) -> None:
+    from prometheus_client import REGISTRY
+
+    def value() -> float:
+        return (
+            REGISTRY.get_sample_value("nexus_agent_runs_total", {"agent": "sql", "outcome": "answered"})
+            or 0.0
+        )
+
+    headers, dataset_id = owner
+    before = value()
+    _ask(api, headers, "total amount by region", dataset_ids=[dataset_id])
+    assert value() == before + 1

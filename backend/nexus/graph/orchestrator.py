@@ -28,7 +28,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from nexus.errors import NexusError
-from nexus.graph import sql_agent  # noqa: F401 - registers the sql agent
+from nexus.graph import formats, sql_agent  # noqa: F401 - sql_agent registers the sql agent
 from nexus.graph.registry import AGENTS
 from nexus.graph.review import grounded, review
 from nexus.graph.route import available_routes, route_by_model, route_by_rules
@@ -145,6 +145,10 @@ def respond_node(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
     for note in state.get("notes") or []:
         if note not in answer:
             answer += " " + note
+    if status == "answered":
+        formatted = formats.fill(state["question"], state.get("result"))
+        if formatted:
+            answer += "\n" + formatted
     turn = Turn(
         run_id=state["run_id"],
         question=state["question"],
