@@ -133,8 +133,11 @@ def test_a_route_whose_agent_has_not_arrived_says_so(api: Api, owner: tuple[dict
     assert body["result"]["row_count"] == 3
 
 
-def test_a_follow_up_reuses_the_previous_plan(api: Api, owner: tuple[dict[str, str], str]) -> None:
-    headers, dataset_id = owner
+def test_a_follow_up_reuses_the_previous_plan(api_factory: ApiFactory, database_url: str) -> None:
+    # The conversation's memory lives in the checkpointer: SQLite in the data dir, or PostgreSQL.
+    api = api_factory(database_url)
+    headers = api.headers_for("owner")
+    dataset_id = _upload(api, headers)
     first = _ask(api, headers, "total amount by region", dataset_ids=[dataset_id])
     conversation = first["conversation_id"]
     second = _ask(api, headers, "only for 2024", conversation_id=conversation)
