@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import logging
 import math
 import os
 import platform
@@ -49,6 +50,7 @@ from typing import Any
 
 import llama_cpp
 import psutil
+import structlog
 from prometheus_client import REGISTRY
 
 from nexus.config import LLMSettings
@@ -102,6 +104,7 @@ class Call:
     prompt_tokens: int = 0
     first_s: float = math.nan  # streamed: until the first piece of text
     last_s: float = math.nan  # streamed: until the last piece of text
+    inner_s: float = math.nan  # Nexus's chat: the provider's own time around create_chat_completion
 
     @property
     def tokens_per_s(self) -> float:
@@ -130,7 +133,7 @@ def nexus_chat(models: Models, messages: list[Message], max_tokens: int) -> Call
     started = time.perf_counter()
     result = models.chat(ROLE, messages, max_tokens=max_tokens)
     wall = time.perf_counter() - started
-    return Call(wall, result.text, result.completion_tokens, result.prompt_tokens)
+    return Call(wall, result.text, result.completion_tokens, result.prompt_tokens, inner_s=result.duration_s)
 
 
 def nexus_stream(models: Models, messages: list[Message], max_tokens: int) -> Call:
@@ -252,10 +255,15 @@ def print_ratios(nexus: Side, direct: Side, loads: list[float]) -> None:
             ratio = _median([figure(nexus, i) / figure(direct, i) for i in judged])
             verdict = f"  {'meets' if ratio >= TARGET_RATIO else 'MISSES'} >= {TARGET_RATIO}"
         print(f"  {label:<40}" + "".join(f"{cell:>18.3f}" for cell in cells) + verdict)
-    basis = "the quiet runs" if judged is quiet else "all runs"
+    if len(quiet) == len(loads):
+        basis = f"all {len(loads)} runs were quiet"
+    elif judged is quiet:
+        basis = f"the target is judged on the {len(quiet)} quiet runs"
+    else:
+        basis = f"fewer than {MIN_QUIET_RUNS} quiet runs: the target is judged on all runs"
     print(
-        f"(quiet: other processes used at most {QUIET_CORES} cores; the target is judged on {basis}, "
-        f"the quiet runs when there are at least {MIN_QUIET_RUNS}; first piece: below 1 is Nexus faster)"
+        f"({basis}; quiet: other processes used at most {QUIET_CORES} cores; "
+        "first piece: below 1 is Nexus faster)"
     )
 
 
@@ -281,6 +289,11 @@ def print_decoding(sides: list[Side], max_tokens: int, loads: list[float]) -> li
             f"{_median([float(c.completion_tokens) for c in side.chats + side.streams]):>9.0f}"
         )
     print("(medians over all timed runs)")
+    outside = [1000 * (c.wall_s - c.inner_s) for c in nexus.chats]
+    print(
+        f"Nexus's own time per chat call, outside create_chat_completion: median {_median(outside):.2f} ms, "
+        f"most {max(outside):.2f} ms (Models.chat's wall time minus the provider's ChatResult.duration_s)"
+    )
     print()
     print_ratios(nexus, direct, loads)
     pairs = list(zip(nexus.chats + nexus.streams, direct.chats + direct.streams, strict=True))
@@ -573,6 +586,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _bench(args: argparse.Namespace, work: Path) -> int:
+    # Nexus logs the model's assembly at INFO to stdout; the script prints its own line for it.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     # Built here, not from the environment: the defaults with the model and threads asked for.
     settings = LLMSettings.model_construct(
         llm_provider="embedded", embedded_model=args.model, llm_threads=args.threads

@@ -14,7 +14,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel
 
-from nexus.llm.base import Message, ModelUnavailable
+from nexus.llm.base import Message, ModelOutputInvalid, ModelUnavailable
 from nexus.llm.embedded import QWEN, SMOLLM2, EmbeddedModel, EmbeddedProvider, model_path
 
 MODEL = SMOLLM2.name
@@ -66,6 +66,12 @@ class TestChat:
         with pytest.raises(ModelUnavailable, match="smollm2-135m") as raised:
             provider.chat(QUESTION, model="gpt-4o")
         assert raised.value.status == 503
+
+
+def test_a_prompt_over_the_context_window_is_a_clear_error(tmp_path: Path) -> None:
+    small = EmbeddedProvider(tmp_path, threads=2, context_tokens=512)
+    with pytest.raises(ModelOutputInvalid, match="could not answer"):
+        small.chat([Message("user", "data " * 2000)], model="smollm2-135m", max_tokens=8)
 
 
 class TestStream:

@@ -20,6 +20,8 @@ from nexus.query.compiler import PlanError
 from nexus.query.spec import Aggregate, Dimension, Filter, Grain, Measure, Op, Order, QuerySpec
 
 MAX_SAMPLE_VALUES = 5
+MAX_SAMPLE_CHARS = 40
+MAX_DESCRIBED_COLUMNS = 60
 
 
 def _enum(values: list[str]) -> Any:
@@ -52,11 +54,11 @@ def plan_type(table: CatalogTable) -> type[BaseModel]:
 def describe_table(table: CatalogTable, values: dict[tuple[str, str], list[str]]) -> str:
     """Return a table's columns with types, roles and a few sample values, one per line."""
     lines = [f"Table {table.name} ({table.row_count:,} rows):"]
-    for column in table.columns:
+    for column in table.columns[:MAX_DESCRIBED_COLUMNS]:
         samples = values.get((table.name, column.name)) or [
             str(v) for v in column.top_values if v is not None
         ]
-        shown = ", ".join(repr(s) for s in samples[:MAX_SAMPLE_VALUES])
+        shown = ", ".join(repr(str(s)[:MAX_SAMPLE_CHARS]) for s in samples[:MAX_SAMPLE_VALUES])
         extent = ""
         if column.profile.get("min") is not None and column.type != "text":
             extent = f" from {column.profile.get('min')} to {column.profile.get('max')}"
@@ -106,7 +108,8 @@ def _relevant(
     A guard against plans made up for questions about something else: some column of the plan must
     be named in the question (by name, label or synonym), or a filter value must appear in it.
     """
-    words = [w for w in re.findall(r"[a-z0-9]+", question.lower()) if w not in lx.STOP]
+    generic = {"column", "columns", "field", "fields", "variable", "variables", "feature", "features"}
+    words = [w for w in re.findall(r"[a-z0-9]+", question.lower()) if w not in lx.STOP and w not in generic]
     used = {m.column for m in spec.measures if m.column} | {d.column for d in spec.dimensions}
     used |= {f.column for f in spec.filters}
     for name in used:

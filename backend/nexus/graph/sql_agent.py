@@ -26,7 +26,7 @@ from nexus.query.compiler import PlanError, compile_spec
 from nexus.query.executor import QueryResult, execute
 from nexus.query.parser import Parser, ParseResult
 from nexus.query.spec import Aggregate, Measure, QuerySpec
-from nexus.query.validate import validate_sql
+from nexus.query.validate import SQLRejected, validate_sql
 
 log = structlog.get_logger(__name__)
 
@@ -165,7 +165,29 @@ def sql_agent(state: RunState, deps: Deps) -> dict[str, Any]:
             "timings": timings,
         }
     checked = validate_sql(shown, deps.catalog, max_chars=1_000_000)
-    result = execute(deps.catalog, checked.executable, deps.query_settings)
+    try:
+        result = execute(deps.catalog, checked.executable, deps.query_settings)
+    except SQLRejected as error:
+        if source != "model":
+            raise
+        # A model's plan that does not run (a value of the wrong type...) is declined, not answered.
+        timings["agent_ms"] = _ms(started)
+        return {
+            "agent": "sql",
+            "plan": spec.describe(),
+            "sql": shown,
+            "result": None,
+            "answer": unresolved_answer(
+                parsed.unresolved, deps.catalog, f"The planner model's query failed: {error.detail}"
+            ),
+            "status": "unresolved",
+            "pattern": parsed.pattern,
+            "confidence": min(parsed.confidence, 0.3),
+            "unresolved": parsed.unresolved,
+            "notes": parsed.notes,
+            "planned_by": source,
+            "timings": timings,
+        }
     names = [column["name"] for column in result.columns]
     answer = Answerer(spec, deps.catalog).write(names, result.rows, result.row_count)
     notes = list(parsed.notes) if source in {"parser", "memory", "reviewer"} else []

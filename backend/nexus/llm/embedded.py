@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 
-from nexus.llm.base import ChatResult, Message, ModelUnavailable
+from nexus.llm.base import ChatResult, Message, ModelOutputInvalid, ModelUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -184,7 +184,12 @@ class EmbeddedProvider:
             options["response_format"] = {"type": "json_object", "schema": schema}
         started = time.perf_counter()
         with loaded.lock:
-            reply = loaded.llama.create_chat_completion(messages=[m.as_dict() for m in messages], **options)
+            try:
+                reply = loaded.llama.create_chat_completion(
+                    messages=[m.as_dict() for m in messages], **options
+                )
+            except (ValueError, RuntimeError) as error:  # context overflow, grammar the model cannot follow
+                raise ModelOutputInvalid(f"The embedded model could not answer: {str(error)[:200]}") from None
         usage = reply.get("usage") or {}
         return ChatResult(
             text=str(reply["choices"][0]["message"].get("content") or ""),
