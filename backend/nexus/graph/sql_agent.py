@@ -57,9 +57,7 @@ def _with_aggregate(spec: QuerySpec, wanted: str) -> QuerySpec:
     if first.column is None and agg not in {Aggregate.COUNT}:
         return spec
     fixed = Measure(agg=agg, column=first.column, table=first.table, where=first.where)
-    renamed = {m.name: m for m in spec.measures}
     order = [o.model_copy(update={"by": fixed.name}) if o.by == first.name else o for o in spec.order]
-    del renamed
     return spec.model_copy(update={"measures": [fixed, *spec.measures[1:]], "order": order})
 
 
@@ -88,6 +86,36 @@ def _plan(state: RunState, deps: Deps, parsed: ParseResult) -> tuple[QuerySpec |
     if spec is None and deps.models is not None:
         spec, source = model_plan(question, deps.catalog, deps.values, deps.models), "model"
     return spec, source
+
+
+def _unresolved(
+    parsed: ParseResult,
+    deps: Deps,
+    timings: dict[str, float],
+    started: float,
+    reason: str | None,
+    *,
+    source: str,
+    plan: QuerySpec | None = None,
+    sql: str | None = None,
+) -> dict[str, Any]:
+    """Return the state updates of a question left unanswered, saying why and what exists."""
+    timings["agent_ms"] = _ms(started)
+    return {
+        "agent": "sql",
+        "plan": plan.describe() if plan is not None else None,
+        "sql": sql,
+        "result": None,
+        "answer": unresolved_answer(parsed.unresolved, deps.catalog, reason),
+        "status": "unresolved",
+        "pattern": parsed.pattern,
+        # a plan that was made but could not run is worth less than none at all
+        "confidence": parsed.confidence if plan is None else min(parsed.confidence, 0.3),
+        "unresolved": parsed.unresolved,
+        "notes": parsed.notes,
+        "planned_by": source,
+        "timings": timings,
+    }
 
 
 @register(
@@ -131,39 +159,11 @@ def sql_agent(state: RunState, deps: Deps) -> dict[str, Any]:
         spec, source = (parsed.spec, "parser") if parsed.spec is not None else (None, "none")
         model_problem = error.detail
     if spec is None:
-        timings["agent_ms"] = _ms(started)
-        return {
-            "agent": "sql",
-            "plan": None,
-            "sql": None,
-            "result": None,
-            "answer": unresolved_answer(parsed.unresolved, deps.catalog, model_problem or parsed.missing),
-            "status": "unresolved",
-            "pattern": parsed.pattern,
-            "confidence": parsed.confidence,
-            "unresolved": parsed.unresolved,
-            "notes": parsed.notes,
-            "planned_by": "none",
-            "timings": timings,
-        }
+        return _unresolved(parsed, deps, timings, started, model_problem or parsed.missing, source="none")
     try:
         shown = compile_spec(spec, deps.catalog).sql(dialect="duckdb", pretty=True)
     except PlanError as error:
-        timings["agent_ms"] = _ms(started)
-        return {
-            "agent": "sql",
-            "plan": spec.describe(),
-            "sql": None,
-            "result": None,
-            "answer": unresolved_answer(parsed.unresolved, deps.catalog, error.detail),
-            "status": "unresolved",
-            "pattern": parsed.pattern,
-            "confidence": min(parsed.confidence, 0.3),
-            "unresolved": parsed.unresolved,
-            "notes": parsed.notes,
-            "planned_by": source,
-            "timings": timings,
-        }
+        return _unresolved(parsed, deps, timings, started, error.detail, source=source, plan=spec)
     checked = validate_sql(shown, deps.catalog, max_chars=1_000_000)
     try:
         result = execute(deps.catalog, checked.executable, deps.query_settings)
@@ -171,23 +171,8 @@ def sql_agent(state: RunState, deps: Deps) -> dict[str, Any]:
         if source != "model":
             raise
         # A model's plan that does not run (a value of the wrong type...) is declined, not answered.
-        timings["agent_ms"] = _ms(started)
-        return {
-            "agent": "sql",
-            "plan": spec.describe(),
-            "sql": shown,
-            "result": None,
-            "answer": unresolved_answer(
-                parsed.unresolved, deps.catalog, f"The planner model's query failed: {error.detail}"
-            ),
-            "status": "unresolved",
-            "pattern": parsed.pattern,
-            "confidence": min(parsed.confidence, 0.3),
-            "unresolved": parsed.unresolved,
-            "notes": parsed.notes,
-            "planned_by": source,
-            "timings": timings,
-        }
+        reason = f"The planner model's query failed: {error.detail}"
+        return _unresolved(parsed, deps, timings, started, reason, source=source, plan=spec, sql=shown)
     names = [column["name"] for column in result.columns]
     answer = Answerer(spec, deps.catalog).write(names, result.rows, result.row_count)
     notes = list(parsed.notes) if source in {"parser", "memory", "reviewer"} else []
