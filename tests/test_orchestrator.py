@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from nexus.config import LLMSettings
+from nexus.config import LLMSettings, SandboxSettings
 from nexus.graph.route import route_by_rules
 from nexus.query.answer import Answerer
 from nexus.query.parser import Parser
@@ -105,8 +105,14 @@ ROUTING: list[tuple[str, str]] = [
 ]
 
 
-def test_routing_table_through_http(api: Api, owner: tuple[dict[str, str], str]) -> None:
-    headers, dataset_id = owner
+def test_routing_table_through_http(api_factory: ApiFactory) -> None:
+    # Routing is what is tested: the analyst gets one short try (its code is tested in tests/sandbox).
+    api = api_factory(
+        llm=LLMSettings(_env_file=None, embedded_model="smollm2-135m", llm_max_tokens=48),  # type: ignore[call-arg]
+        sandbox=SandboxSettings(sandbox_workers=1, analyst_max_retries=0),
+    )
+    headers = api.headers_for("owner")
+    dataset_id = _upload(api, headers)
     right = []
     wrong = []
     for question, expected in ROUTING:

@@ -10,6 +10,7 @@ from nexus.conversations import endpoints as conversation_endpoints
 from nexus.datasets import endpoints as dataset_endpoints
 from nexus.errors import problems
 from nexus.query import endpoints as query_endpoints
+from nexus.sandbox import endpoints as sandbox_endpoints
 from nexus.users import endpoints as user_endpoints
 
 PUBLIC_PATHS = frozenset({"/api/v1/auth/token", "/api/v1/auth/refresh"})
@@ -22,6 +23,7 @@ def protected_routers() -> list[APIRouter]:
         user_endpoints.router,
         dataset_endpoints.router,
         query_endpoints.router,
+        sandbox_endpoints.router,
         conversation_endpoints.router,
     ]
 

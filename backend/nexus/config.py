@@ -128,6 +128,44 @@ class QuerySettings(BaseSettings):
     max_query_datasets: int = Field(10, ge=1, description="Most datasets one query may name.")
 
 
+class SandboxSettings(BaseSettings):
+    """The analyst's sandbox: limits of one code run and of the worker pool."""
+
+    model_config = _ENV
+
+    sandbox_workers: int = Field(2, ge=1, le=64, description="Warm sandbox workers (runs at the same time).")
+    sandbox_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="Longest one code run may take, wall clock (408)."
+    )
+    sandbox_cpu_s: float = Field(
+        10.0, gt=0, le=600, description="Most CPU seconds one code run may use (408)."
+    )
+    sandbox_memory_mb: int = Field(
+        512, ge=64, le=65_536, description="Memory one code run may add to its copy of the tables (413)."
+    )
+    sandbox_max_code_chars: int = Field(
+        20_000, ge=100, le=1_000_000, description="Longest code accepted (400)."
+    )
+    sandbox_max_result_rows: int = Field(
+        10_000, ge=1, description="Most rows of a result table returned; the true count is reported."
+    )
+    sandbox_max_output_kb: int = Field(
+        5_120, ge=16, description="Largest result a run may return, as JSON, in KiB (413)."
+    )
+    sandbox_max_stdout_chars: int = Field(
+        20_000, ge=0, description="Most printed characters kept; the rest is dropped and flagged."
+    )
+    sandbox_max_input_rows: int = Field(
+        1_000_000, ge=1, description="Most rows of one table handed to the sandbox (413 above; use SQL)."
+    )
+    sandbox_cache_mb: int = Field(
+        512, ge=16, description="Tables each worker keeps loaded between runs, in MiB."
+    )
+    analyst_max_retries: int = Field(
+        2, ge=0, le=10, description="Times the analyst agent sends a failed run's error back to the model."
+    )
+
+
 class LLMSettings(BaseSettings):
     """Language models: which provider and model serves each role, and their limits."""
 
@@ -198,6 +236,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     datasets: DatasetSettings = Field(default_factory=DatasetSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)

@@ -29,6 +29,7 @@ class Runtime:
     models: Models
     _graph: Any = field(default=None, repr=False)
     _checkpointer: Any = field(default=None, repr=False)
+    _sandbox: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -49,8 +50,20 @@ class Runtime:
         _ = self.graph
         return self._checkpointer
 
+    @property
+    def sandbox(self) -> Any:
+        """Return the analyst's sandbox (``nexus.sandbox.service.Sandbox``); workers start on first run."""
+        with self._lock:
+            if self._sandbox is None:
+                from nexus.sandbox.service import Sandbox
+
+                self._sandbox = Sandbox(self.settings.sandbox)
+            return self._sandbox
+
     def close(self) -> None:
-        """Release database connections."""
+        """Release database connections and stop sandbox workers."""
+        if self._sandbox is not None:
+            self._sandbox.close()
         self.engine.dispose()
         self.models.close()
         if self._checkpointer is not None:

@@ -24,6 +24,7 @@ class AuditAction(StrEnum):
     USER_UPDATED = "user.updated"
     USER_DELETED = "user.deleted"
     PASSWORD_CHANGED = "user.password_changed"
+    CODE_RUN = "code.run"
 
 
 def record(

@@ -52,6 +52,8 @@ def answer_body(state: RunState, conversation_id: uuid.UUID) -> dict[str, Any]:
         "plan": state.get("plan"),
         "planned_by": state.get("planned_by") or "",
         "sql": state.get("sql"),
+        "code": state.get("code"),
+        "stdout": state.get("stdout"),
         "result": state.get("result"),
         "confidence": float(state.get("confidence") or 0.0),
         "unresolved": list(state.get("unresolved") or []),
@@ -143,6 +145,8 @@ class Asker:
             query_settings=settings.query,
             models=self.runtime.models if settings.llm.llm_enabled else None,
             max_review_loops=settings.llm.max_review_loops,
+            sandbox=self.runtime.sandbox,
+            analyst_max_retries=settings.sandbox.analyst_max_retries,
         )
         state = fresh(question, [str(d) for d in ids], str(uuid.uuid4()))
         return conversation, deps, state

@@ -162,7 +162,8 @@ def review(state: RunState, deps: Deps) -> Review:
                     + ("" if ok else f" (aggregate={wanted})"),
                 )
             )
-    given = state["question"] + " " + json.dumps(plan, default=str)
+    # Figures the question, the plan or the code states ("z-scores above 3") are given, not claimed.
+    given = state["question"] + " " + json.dumps(plan, default=str) + " " + (state.get("code") or "")
     ungrounded = grounded(state.get("answer") or "", result, given=given)
     checks.append(
         Check(

@@ -14,6 +14,7 @@ from nexus.config import QuerySettings
 from nexus.datasets.storage import DatasetStore
 from nexus.llm.models import Models
 from nexus.query.catalog import Catalog
+from nexus.sandbox.service import Sandbox
 
 MAX_HISTORY = 20
 
@@ -64,6 +65,8 @@ class RunState(TypedDict, total=False):
     plan: dict[str, Any] | None
     planned_by: str
     sql: str | None
+    code: str | None
+    stdout: str | None
     result: dict[str, Any] | None
     answer: str
     status: str
@@ -90,6 +93,8 @@ def fresh(question: str, dataset_ids: list[str], run_id: str) -> RunState:
         plan=None,
         planned_by="",
         sql=None,
+        code=None,
+        stdout=None,
         result=None,
         answer="",
         status="",
@@ -115,4 +120,6 @@ class Deps:
     models: Models | None
     max_review_loops: int = 2
     has_documents: bool = False
+    sandbox: Sandbox | None = None
+    analyst_max_retries: int = 2
     extra: dict[str, Any] = field(default_factory=dict)

@@ -64,4 +64,15 @@ REVIEW_LOOPS = Counter(
     "Times the reviewer sent work back to an agent.",
 )
 
+SANDBOX_RUNS = Counter(
+    "nexus_sandbox_runs_total",
+    "Sandbox code runs, by outcome (ok, or the problem type such as code-rejected, sandbox-timeout).",
+    ["outcome"],
+)
+SANDBOX_DURATION = Histogram(
+    "nexus_sandbox_run_duration_seconds",
+    "Time of one sandbox code run, policy check to answer.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
 UNMATCHED_ROUTE = "<unmatched>"

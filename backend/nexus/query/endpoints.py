@@ -102,7 +102,7 @@ class QueryResponse(BaseModel):
 
     answer: str
     status: Literal["answered", "unresolved", "failed"]
-    agent: str = Field(description="The agent that did the work: sql (analyst, visualiser... later).")
+    agent: str = Field(description="The agent that did the work: sql or analyst (visualiser... later).")
     route: str = Field(description="Where the router sent the question (may be an agent still to come).")
     route_reason: str
     routed_by: Literal["rules", "model"]
@@ -110,6 +110,8 @@ class QueryResponse(BaseModel):
     plan: dict[str, Any] | None
     planned_by: str = Field(description="parser, memory (a follow-up), model, reviewer, user or none.")
     sql: str | None
+    code: str | None = Field(None, description="The analyst's code, as run in the sandbox.")
+    stdout: str | None = Field(None, description="What the analyst's code printed.")
     result: Result | None
     confidence: float
     unresolved: list[str] = Field(description="Words of the question that the parser did not place.")

@@ -1,0 +1,1 @@
+"""Agents that join the orchestrator by registering in ``nexus.graph.registry``."""
