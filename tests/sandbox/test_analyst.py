@@ -121,14 +121,32 @@ def test_a_model_that_cannot_fill_the_schema_leaves_the_question_unresolved_not_
     assert "did not fit" in body["answer"] and len(models.conversations) == 2
 
 
-def test_a_figure_the_result_does_not_hold_is_sent_back_by_the_reviewer(api_factory: ApiFactory) -> None:
+def test_a_figure_the_work_does_not_show_is_left_out_of_the_answer(api_factory: ApiFactory) -> None:
     api = _api(api_factory)
-    invented = AnalystReply(code=GOOD.code, explanation="The correlation is strong, about 0.93.")
-    models = ScriptedModels([invented, GOOD])
+    invented = AnalystReply(
+        code=GOOD.code,
+        explanation="Pearson correlation of price and quantity. The correlation is strong, about 0.93.",
+    )
+    models = ScriptedModels([invented])
     body = _ask(api, models)
-    assert body["status"] == "answered" and body["review"]["loops"] == 1
-    assert "0.93" not in body["answer"]
-    assert "not in the result: 0.93" in models.conversations[1][-1].content
+    assert body["status"] == "answered" and body["review"]["passed"] and body["review"]["loops"] == 0
+    assert "0.93" not in body["answer"] and "strong" not in body["answer"]
+    assert body["answer"].startswith("Pearson correlation of price and quantity. The result is ")
+
+
+def test_a_last_expression_is_the_result_and_an_unset_result_is_sent_back(api_factory: ApiFactory) -> None:
+    api = _api(api_factory)
+    models = ScriptedModels(
+        [
+            AnalystReply(code="x = df['price'].corr(df['quantity'])", explanation="x"),
+            AnalystReply(code="df['price'].corr(df['quantity'])", explanation="The Pearson correlation."),
+        ]
+    )
+    body = _ask(api, models)
+    assert body["status"] == "answered"
+    assert body["code"] == "result = (df['price'].corr(df['quantity']))"
+    assert body["result"]["rows"][0][0] == pytest.approx(EXPECTED)
+    assert "did not set result" in models.conversations[1][-1].content
 
 
 @pytest.mark.parametrize(
@@ -144,3 +162,25 @@ def test_results_in_words_take_their_figures_from_the_result(result: dict[str, A
     assert summarise(result) == words
     table = as_table(result)
     assert table["row_count"] == len(table["rows"])
+
+
+def test_the_embedded_model_writes_code_that_runs(api_factory: ApiFactory) -> None:
+    """The default model (Qwen2.5-Coder-1.5B, embedded), not a script: its code runs and is right."""
+    api = api_factory(
+        llm=LLMSettings(_env_file=None),  # type: ignore[call-arg]
+        sandbox=SandboxSettings(sandbox_workers=1),
+    )
+    headers = api.headers_for("ana")
+    upload = api.client.post(
+        "/api/v1/datasets", files={"file": ("orders.csv", CSV, "text/csv")}, headers=headers
+    )
+    assert upload.status_code == 201, upload.text
+    response = api.client.post(
+        "/api/v1/query", json={"question": QUESTION, "dataset_ids": [upload.json()["id"]]}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["agent"] == "analyst" and body["status"] == "answered", body["answer"]
+    assert "corr" in body["code"]
+    assert body["result"]["rows"][0][0] == pytest.approx(EXPECTED)
+    assert body["review"]["passed"] is True

@@ -80,6 +80,23 @@ def test_code_runs_on_the_callers_table_and_returns_a_table(small: Api) -> None:
     assert {"check_ms", "run_ms", "total_ms"} <= body["timings"].keys()
 
 
+@pytest.mark.parametrize(
+    ("code", "value"),
+    [
+        ("df['amount'].max()", 98.5),
+        ("n = len(df)\nn * 2  # as in a notebook", 120),
+        ("result = 7\ndf['amount'].max()", 7),
+        ("print(len(df))", None),
+    ],
+)
+def test_a_last_expression_is_the_result_unless_result_is_set(small: Api, code: str, value: Any) -> None:
+    headers = small.headers_for("ana")
+    dataset_id = _upload(small, headers)
+    response = _run(small, headers, code, dataset_id)
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["value"] == value
+
+
 def test_several_datasets_are_named_tables(small: Api) -> None:
     """Tables are named as SQL names them: a CSV's table is "data", prefixed by its dataset on a clash."""
     headers = small.headers_for("ana")

@@ -10,6 +10,7 @@ the result or in the code), and the code is shown beside it.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, Field
 from nexus.errors import NexusError
 from nexus.graph.planner import describe_table
 from nexus.graph.registry import register
+from nexus.graph.review import grounded
 from nexus.graph.state import Deps, RunState
 from nexus.llm.base import Message, ModelOutputInvalid
 from nexus.sandbox.code import check_sizes, table_keys, table_loader
@@ -150,6 +152,20 @@ def summarise(result: dict[str, Any]) -> str:
     return f"The result has {table['row_count']:,} rows with columns {', '.join(names)}."
 
 
+def stated_method(explanation: str, table: dict[str, Any], *, given: str) -> str:
+    """Return the model's explanation without the sentences whose figures the work does not show.
+
+    The model explains the method; figures come from the result. A sentence stating a number that is
+    neither in the result nor in the question or the code ("the correlation is about 0.93", "values
+    range from -1 to 1") is dropped rather than shown.
+    """
+    kept = []
+    for sentence in re.split(r"(?<=[.!?])\s+", explanation.strip()):
+        if sentence and not grounded(sentence, table, given=given):
+            kept.append(sentence if sentence.endswith((".", "!", "?")) else sentence + ".")
+    return " ".join(kept)
+
+
 def _unanswered(reason: str, code: str | None, timings: dict[str, float]) -> dict[str, Any]:
     return {
         "agent": "analyst",
@@ -201,16 +217,23 @@ def analyst_agent(state: RunState, deps: Deps) -> dict[str, Any]:
             continue
         code, explanation = reply.code.strip(), reply.explanation.strip()
         try:
-            run = deps.sandbox.run(code, keys, load)
-            break
+            ran = deps.sandbox.run(code, keys, load)
         except RETRYABLE as error:
             problem = error.detail
+            feedback = f"That code failed: {problem}"
             log.info("analyst.retry", attempt=attempts, problem=error.type_slug, sha256=code_hash(code))
-            messages = [
-                *messages,
-                Message("assistant", reply.model_dump_json()),
-                Message("user", f"That code failed: {problem} Fix it and reply again with the whole code."),
-            ]
+        else:
+            code = ran.code
+            if ran.result.get("kind") != "none":
+                run = ran
+                break
+            problem = "the code ran but did not set result."
+            feedback = "That code ran but did not set result; assign the answer to result."
+        messages = [
+            *messages,
+            Message("assistant", reply.model_dump_json()),
+            Message("user", f"{feedback} Fix it and reply again with the whole code."),
+        ]
     timings["agent_ms"] = round((time.perf_counter() - started) * 1000, 3)
     if run is None:
         return _unanswered(
@@ -229,7 +252,9 @@ def analyst_agent(state: RunState, deps: Deps) -> dict[str, Any]:
             f"The result has {run.result['row_count']:,} rows; "
             f"the first {len(run.result['rows']):,} are shown."
         )
-    answer = (explanation.rstrip(".") + ". " if explanation else "") + summarise(run.result)
+    table = as_table(run.result)
+    method = stated_method(explanation, table, given=state["question"] + " " + (code or ""))
+    answer = (method + " " if method else "") + summarise(run.result)
     return {
         "agent": "analyst",
         "plan": None,
@@ -237,7 +262,7 @@ def analyst_agent(state: RunState, deps: Deps) -> dict[str, Any]:
         "sql": None,
         "code": code,
         "stdout": run.stdout,
-        "result": as_table(run.result),
+        "result": table,
         "answer": answer,
         "status": "answered",
         "pattern": "analysis",

@@ -21,9 +21,11 @@ from typing import Any
 
 import numpy as _np
 import pandas as _pd
-from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence, safer_getattr
 
 from nexus.sandbox.policy import FORBIDDEN_NAMES, forbidden_attribute
+
+_MISSING = object()
 
 _INTERNAL_IMPORTS = frozenset({"time", "_strptime"})
 """Modules the interpreter's own C code imports on behalf of the running code, already loaded."""
@@ -137,7 +139,10 @@ def guarded_getattr(obj: Any, name: str, default: Any = None, *more: Any) -> Any
     if isinstance(obj, BaseException) and name != "args":
         # AttributeError.obj, KeyError's context... would hand back objects a library was holding
         raise SandboxViolation("exceptions offer only .args in the sandbox")
-    return _refuse_unreachable(getattr(obj, name), f"attribute {name!r}")
+    value = safer_getattr(obj, name, _MISSING)  # type: ignore[no-untyped-call]  # RestrictedPython's checks too
+    if value is _MISSING:
+        getattr(obj, name)  # raises the AttributeError the code would have seen
+    return _refuse_unreachable(value, f"attribute {name!r}")
 
 
 def guarded_getitem(obj: Any, key: Any) -> Any:

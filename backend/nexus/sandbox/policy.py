@@ -426,3 +426,31 @@ def check(source: str, *, max_chars: int = 20_000) -> ast.Module:
         checker.found.sort(key=lambda v: v.line)
         raise CodeRejection(checker.found)
     return tree
+
+
+def with_result(source: str, tree: ast.Module) -> str:
+    """Return the code with its last expression assigned to ``result`` when nothing else sets it.
+
+    As in a notebook, ``df.groupby("region")["amount"].sum()`` on the last line is the result. Code
+    that assigns ``result`` anywhere, or ends in a statement or a ``print(...)``, is left as it is.
+    """
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        return source
+    if any(
+        isinstance(n, ast.Name) and n.id == "result" and isinstance(n.ctx, ast.Store) for n in ast.walk(tree)
+    ):
+        return source
+    last = tree.body[-1]
+    value = last.value
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "print":
+        return source
+    if last.end_lineno is None or last.end_col_offset is None:
+        return source
+    lines = source.splitlines(keepends=True)
+    head = "".join(lines[: last.lineno - 1]) + lines[last.lineno - 1].encode()[: last.col_offset].decode()
+    end_line = lines[last.end_lineno - 1].encode()
+    tail = end_line[last.end_col_offset :].decode() + "".join(lines[last.end_lineno :])
+    segment = ast.get_source_segment(source, last)
+    if segment is None:
+        return source
+    return f"{head}result = ({segment}){tail}"

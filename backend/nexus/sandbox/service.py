@@ -27,7 +27,7 @@ from nexus.sandbox.errors import (
     SandboxOutputTooLarge,
     SandboxTimeout,
 )
-from nexus.sandbox.policy import CodeRejection, check
+from nexus.sandbox.policy import CodeRejection, check, with_result
 from nexus.sandbox.pool import Limits, Outcome, PoolBusy, SandboxPool, TableLoader, WorkerLost
 
 log = structlog.get_logger(__name__)
@@ -41,6 +41,8 @@ class CodeRun:
     stdout: str
     stdout_truncated: bool
     timings: dict[str, float] = field(default_factory=dict)
+    code: str = ""
+    """The code as it ran (a last expression assigned to ``result``)."""
 
 
 def code_hash(code: str) -> str:
@@ -76,10 +78,10 @@ class Sandbox:
             max_stdout_chars=s.sandbox_max_stdout_chars,
         )
 
-    def check(self, code: str) -> None:
-        """Raise ``CodeRejected`` when the policy refuses the code."""
+    def check(self, code: str) -> str:
+        """Return the code as it will run (a last expression becomes ``result``); refuse it otherwise."""
         try:
-            check(code, max_chars=self.settings.sandbox_max_code_chars)
+            return with_result(code, check(code, max_chars=self.settings.sandbox_max_code_chars))
         except CodeRejection as exc:
             first = exc.first
             raise CodeRejected(
@@ -100,7 +102,7 @@ class Sandbox:
         started = time.perf_counter()
         outcome_label = "error"
         try:
-            self.check(code)
+            code = self.check(code)
             checked = time.perf_counter()
             try:
                 outcome = self.pool.run(
@@ -112,6 +114,7 @@ class Sandbox:
                 log.warning("sandbox.worker_lost", error=str(exc))
                 raise SandboxCrashed("The sandbox worker stopped answering; it has been replaced.") from None
             run = self._answer(outcome)
+            run.code = code
             run.timings = {
                 "check_ms": round((checked - started) * 1000, 3),
                 **outcome.timings,
