@@ -24,6 +24,16 @@ def test_several_values_follow_the_row_in_order() -> None:
     assert fill(question, {"rows": [[0.42, 80]]}) == "@min_age[0.4] @max_age[80.0]"
 
 
+def test_a_dict_result_fills_placeholders_by_name() -> None:
+    question = "Give @max_age[w] and @min_age[v], rounded to 1 decimal place."
+    result = {
+        "columns": [{"name": "key", "type": "text"}, {"name": "value", "type": "number"}],
+        "rows": [["min_age", 0.42], ["max_age", 80], ["mean_age", 29.7]],
+    }
+    assert fill(question, result) == "@max_age[80.0] @min_age[0.4]"
+    assert fill("Give @median_age[m].", result) is None
+
+
 @pytest.mark.parametrize(
     "result",
     [None, {"rows": []}, {"rows": [[1.0], [2.0]]}, {"rows": [["a", "b", "c"]]}],

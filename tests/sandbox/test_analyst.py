@@ -61,6 +61,7 @@ def _ask(api: Api, models: ScriptedModels) -> dict[str, Any]:
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
+    body["headers"] = headers
     return body
 
 
@@ -91,6 +92,9 @@ def test_refusals_and_exceptions_go_back_to_the_model_until_the_code_runs(api_fa
     assert "price (number" in first[0].content and "First rows of data" in first[0].content
     assert "[import]" in second[-1].content and "only pandas" in second[-1].content
     assert "KeyError" in third[-1].content and "'cost'" in third[-1].content
+    # the conversation keeps the code that ran
+    kept = api.client.get(f"/api/v1/conversations/{body['conversation_id']}", headers=body["headers"])
+    assert kept.status_code == 200 and kept.json()["messages"][0]["code"] == GOOD.code
 
 
 def test_after_the_last_retry_the_answer_says_what_failed(api_factory: ApiFactory) -> None:

@@ -56,6 +56,7 @@ RULES = (
     "- No files, no network, no plotting, no classes, no names that start with an underscore, no "
     "eval/exec/getattr, no df.query or df.eval, no .format (use f-strings).\n"
     "- Keep result small: aggregate, or take the rows that matter.\n"
+    "- When the question names its answers as @name[...], set result to a dict with those names as keys.\n"
     "- explanation says how the code answers the question, in words, without stating any figures."
 )
 

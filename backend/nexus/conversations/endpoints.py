@@ -52,6 +52,7 @@ class Message(BaseModel):
     agent: str
     plan: dict[str, Any] | None
     sql: str | None
+    code: str | None = Field(None, description="The analyst's code, as it ran in the sandbox.")
     result: dict[str, Any] | None = Field(description="The result as answered (at most 200 rows kept).")
     review: dict[str, Any] | None
     created_at: datetime
@@ -129,6 +130,7 @@ def read_conversation(conversation_id: uuid.UUID, user: CurrentUser, asker: Aske
             agent=run.agent,
             plan=run.plan,
             sql=run.sql,
+            code=(run.details or {}).get("code"),
             result=run.result,
             review=run.review,
             created_at=run.created_at,

@@ -27,6 +27,7 @@ from nexus.graph import orchestrator
 from nexus.graph.state import Deps, RunState, fresh
 from nexus.query.service import QueryService, column_values
 from nexus.runtime import Runtime
+from nexus.sandbox.service import code_hash
 from nexus.users.models import User
 
 log = structlog.get_logger(__name__)
@@ -176,6 +177,8 @@ class Asker:
                 "planned_by": final.get("planned_by"),
                 "timings": final.get("timings"),
                 "notes": final.get("notes"),
+                "code": final.get("code"),
+                "code_sha256": code_hash(code) if (code := final.get("code")) else None,
             },
         )
         self.session.add(run)

@@ -40,7 +40,16 @@ def fill(question: str, result: dict[str, Any] | None) -> str | None:
     """Return the ``@name[value]`` line for a result, or None when it does not hold the values."""
     names = requested(question)
     rows = (result or {}).get("rows") or []
-    if not names or len(rows) != 1:
+    if not names:
+        return None
+    columns = [column.get("name") for column in (result or {}).get("columns") or []]
+    if columns == ["key", "value"] and all(len(row) == 2 for row in rows):
+        # the analyst's dict results: {"mean_fare": 34.65, "median_fare": 14.45}
+        named = {str(row[0]): row[1] for row in rows}
+        if all(name in named for name in names):
+            decimals = _decimals(question)
+            return " ".join(f"@{name}[{_shown(named[name], decimals)}]" for name in names)
+    if len(rows) != 1:
         return None
     row = rows[0]
     numbers = [cell for cell in row if isinstance(cell, (int, float)) and not isinstance(cell, bool)]

@@ -99,6 +99,13 @@ class WorkerProcess:
             raise WorkerLost(f"the sandbox worker did not start: {ready}")
         self.pid = int(ready["pid"])
         self.network = str(ready.get("network"))
+        self.seccomp = bool(ready.get("seccomp"))
+        log.info("sandbox.worker_started", pid=self.pid, network=self.network, seccomp=self.seccomp)
+        if not self.seccomp:
+            log.warning(
+                "sandbox.no_seccomp",
+                detail="libseccomp is missing; sockets are refused by the audit hook only",
+            )
 
     @property
     def alive(self) -> bool:

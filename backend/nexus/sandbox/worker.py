@@ -511,7 +511,9 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - say why to the API process instead of vanishing
         protocol.send_json(replies, {"op": "error", "detail": f"{type(exc).__name__}: {exc}"})
         return
-    protocol.send_json(replies, {"op": "ready", "pid": os.getpid(), "network": network})
+    protocol.send_json(
+        replies, {"op": "ready", "pid": os.getpid(), "network": network, "seccomp": sc is not None}
+    )
     while True:
         try:
             _, payload = protocol.read_frame(requests)
