@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -104,5 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # Unwind, so the server this run started is stopped (`finally` in eval.server) rather than orphaned.
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     raise SystemExit(main())
