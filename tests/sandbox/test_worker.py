@@ -7,10 +7,14 @@ import os
 import socket
 from collections.abc import Callable
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from nexus.config import SandboxSettings
 from nexus.sandbox import worker
 from nexus.sandbox.policy import CodeRejection, check, with_result
+from nexus.sandbox.service import Sandbox
 
 
 def _in_child(body: Callable[[], int]) -> int:
@@ -144,3 +148,24 @@ def test_ordinary_words_in_strings_and_columns_pass() -> None:
 )
 def test_a_last_expression_becomes_the_result(code: str, ran: str) -> None:
     assert with_result(code, check(code)) == ran
+
+
+def test_tables_over_the_cache_budget_still_run_and_come_back_when_evicted() -> None:
+    box = Sandbox(SandboxSettings(sandbox_workers=1, sandbox_cache_mb=16))
+    try:
+        # three tables of about 10 MiB each: no two fit the 16 MiB budget together
+        frames = {f"t{i}": pd.DataFrame({"v": np.full(1_300_000, float(i + 1))}) for i in range(3)}
+        both = box.run_frames(
+            "result = float(tables['t0']['v'].sum() + tables['t1']['v'].sum())",
+            {
+                "t0": frames["t0"],
+                "t1": frames["t1"],
+            },
+        )
+        assert both.result["value"] == 1_300_000 * 3.0
+        assert box.run_frames("result = float(df['v'].sum())", {"t2": frames["t2"]}).result["value"] == 3.9e6
+        again = box.run_frames("result = float(df['v'].sum())", {"t0": frames["t0"]})
+        assert again.result["value"] == 1.3e6 and again.timings["tables_ms"] > 0
+        assert box.pool.replaced == 0
+    finally:
+        box.close()

@@ -375,12 +375,16 @@ class Worker:
     def _cached(self, keys: list[str]) -> list[str]:
         return [key for key in keys if key not in self.tables]
 
-    def _store(self, items: dict[str, Any]) -> None:
+    def _store(self, items: dict[str, Any], keep: set[str]) -> None:
+        """Cache tables, then forget the least recently used ones over the budget (never ``keep``)."""
         for key, frame in items.items():
             size = int(frame.memory_usage(deep=True).sum())
             self.tables[key] = (frame, size)
-        while len(self.tables) > 1 and sum(size for _, size in self.tables.values()) > self.cache_bytes:
-            self.tables.popitem(last=False)
+        for key in list(self.tables):
+            if sum(size for _, size in self.tables.values()) <= self.cache_bytes:
+                break
+            if key not in keep:
+                del self.tables[key]
 
     def run(self, job: dict[str, Any]) -> None:
         """Serve one run: fetch missing tables, fork the child, wait, answer."""
@@ -390,7 +394,8 @@ class Worker:
         if missing:
             protocol.send_json(self.replies, {"op": "need", "keys": missing})
             kind, payload = protocol.read_frame(self.requests)
-            self._store(pickle.loads(payload)["items"])  # noqa: S301 - from the API process, which we trust
+            items = pickle.loads(payload)["items"]  # noqa: S301 - from the API process, which we trust
+            self._store(items, keep=set(keys.values()))
         for key in keys.values():
             self.tables.move_to_end(key)
         tables = {name: self.tables[key][0] for name, key in keys.items()}
