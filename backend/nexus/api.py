@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from nexus.auth import endpoints as auth_endpoints
 from nexus.auth.deps import authenticated
+from nexus.charts import endpoints as chart_endpoints
 from nexus.conversations import endpoints as conversation_endpoints
 from nexus.datasets import endpoints as dataset_endpoints
 from nexus.errors import problems
@@ -24,6 +25,7 @@ def protected_routers() -> list[APIRouter]:
         dataset_endpoints.router,
         query_endpoints.router,
         sandbox_endpoints.router,
+        chart_endpoints.router,
         conversation_endpoints.router,
     ]
 

@@ -166,6 +166,28 @@ class SandboxSettings(BaseSettings):
     )
 
 
+class ChartSettings(BaseSettings):
+    """Charts (Vega-Lite) and forecasts."""
+
+    model_config = _ENV
+
+    chart_max_points: int = Field(
+        5_000, ge=10, le=100_000, description="Most rows drawn in one chart; the rest are left out and noted."
+    )
+    chart_max_categories: int = Field(
+        12, ge=2, le=100, description="Most bars, slices or series; smaller ones are grouped as Other."
+    )
+    forecast_max_horizon: int = Field(
+        120, ge=1, le=10_000, description="Most periods one forecast may ask for (422 above)."
+    )
+    forecast_max_seconds: float = Field(
+        10.0, gt=0, le=600, description="Time a forecast may spend fitting candidate models."
+    )
+    forecast_max_rows: int = Field(
+        1_000_000, ge=10, description="Most rows read to build one time series (422 above; filter first)."
+    )
+
+
 class LLMSettings(BaseSettings):
     """Language models: which provider and model serves each role, and their limits."""
 
@@ -237,6 +259,7 @@ class Settings(BaseSettings):
     datasets: DatasetSettings = Field(default_factory=DatasetSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    charts: ChartSettings = Field(default_factory=ChartSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)

@@ -55,6 +55,8 @@ def answer_body(state: RunState, conversation_id: uuid.UUID) -> dict[str, Any]:
         "sql": state.get("sql"),
         "code": state.get("code"),
         "stdout": state.get("stdout"),
+        "chart": state.get("chart"),
+        "forecast": state.get("forecast"),
         "result": state.get("result"),
         "confidence": float(state.get("confidence") or 0.0),
         "unresolved": list(state.get("unresolved") or []),
@@ -148,6 +150,7 @@ class Asker:
             max_review_loops=settings.llm.max_review_loops,
             sandbox=self.runtime.sandbox,
             analyst_max_retries=settings.sandbox.analyst_max_retries,
+            chart_settings=settings.charts,
         )
         state = fresh(question, [str(d) for d in ids], str(uuid.uuid4()))
         return conversation, deps, state
@@ -178,6 +181,8 @@ class Asker:
                 "timings": final.get("timings"),
                 "notes": final.get("notes"),
                 "code": final.get("code"),
+                "chart": final.get("chart"),
+                "forecast": final.get("forecast"),
                 "code_sha256": code_hash(code) if (code := final.get("code")) else None,
             },
         )

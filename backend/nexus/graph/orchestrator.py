@@ -27,7 +27,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from nexus.agents import analyst  # noqa: F401 - registers the analyst agent
+from nexus.agents import analyst, timeseries, visualiser  # noqa: F401 - they register themselves
 from nexus.errors import NexusError
 from nexus.graph import formats, sql_agent  # noqa: F401 - sql_agent registers the sql agent
 from nexus.graph.registry import AGENTS

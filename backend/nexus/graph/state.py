@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
-from nexus.config import QuerySettings
+from nexus.config import ChartSettings, QuerySettings
 from nexus.datasets.storage import DatasetStore
 from nexus.llm.models import Models
 from nexus.query.catalog import Catalog
@@ -67,6 +67,8 @@ class RunState(TypedDict, total=False):
     sql: str | None
     code: str | None
     stdout: str | None
+    chart: dict[str, Any] | None
+    forecast: dict[str, Any] | None
     result: dict[str, Any] | None
     answer: str
     status: str
@@ -95,6 +97,8 @@ def fresh(question: str, dataset_ids: list[str], run_id: str) -> RunState:
         sql=None,
         code=None,
         stdout=None,
+        chart=None,
+        forecast=None,
         result=None,
         answer="",
         status="",
@@ -121,5 +125,6 @@ class Deps:
     max_review_loops: int = 2
     has_documents: bool = False
     sandbox: Sandbox | None = None
+    chart_settings: ChartSettings = field(default_factory=ChartSettings)
     analyst_max_retries: int = 2
     extra: dict[str, Any] = field(default_factory=dict)

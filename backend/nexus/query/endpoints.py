@@ -97,12 +97,50 @@ class ReviewReport(BaseModel):
     loops: int
 
 
+class ChartOut(BaseModel):
+    """A chart: its kind, a Vega-Lite v5 spec with the data inlined, and why this kind."""
+
+    kind: str
+    spec: dict[str, Any]
+    reason: str
+    notes: list[str] = Field(default_factory=list)
+
+
+class ForecastPoint(BaseModel):
+    """One forecast period with its 80% and 95% intervals."""
+
+    date: str
+    forecast: float
+    lo80: float
+    hi80: float
+    lo95: float
+    hi95: float
+
+
+class ForecastOut(BaseModel):
+    """The chosen model, how it did in the backtest against seasonal naive, and the forecast."""
+
+    model: str
+    grain: str
+    season: int
+    backtest_mase: float | None
+    naive_mase: float | None
+    beats_naive: bool
+    points: list[ForecastPoint]
+    candidates: list[dict[str, Any]] = Field(default_factory=list)
+    trend_strength: float | None = None
+    seasonal_strength: float | None = None
+    anomalies: list[dict[str, Any]] = Field(default_factory=list)
+    filled: int = 0
+    fill_method: str = ""
+
+
 class QueryResponse(BaseModel):
     """An answer, with the plan, the SQL and the result it was written from."""
 
     answer: str
     status: Literal["answered", "unresolved", "failed"]
-    agent: str = Field(description="The agent that did the work: sql or analyst (visualiser... later).")
+    agent: str = Field(description="The agent that did the work: sql, analyst, visualiser or timeseries.")
     route: str = Field(description="Where the router sent the question (may be an agent still to come).")
     route_reason: str
     routed_by: Literal["rules", "model"]
@@ -112,6 +150,13 @@ class QueryResponse(BaseModel):
     sql: str | None
     code: str | None = Field(None, description="The analyst's code, as run in the sandbox.")
     stdout: str | None = Field(None, description="What the analyst's code printed.")
+    chart: ChartOut | None = Field(
+        None,
+        description="A Vega-Lite v5 chart of the result, when the question asked for a picture or forecast.",
+    )
+    forecast: ForecastOut | None = Field(
+        None, description="The forecast, when the question asked about the future."
+    )
     result: Result | None
     confidence: float
     unresolved: list[str] = Field(description="Words of the question that the parser did not place.")
