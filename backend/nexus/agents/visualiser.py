@@ -82,6 +82,8 @@ _RAW = re.compile(
     r"\b(?:histogram|distribution|distributed|spread|box ?plot|scatter|against|versus|vs\.?|relationship)\b",
     re.IGNORECASE,
 )
+_VALUES = re.compile(r"\b(?:histogram|distribution|distributed|spread|box ?plot|scatter)\b", re.IGNORECASE)
+"""Words that want the values themselves even when an aggregate plan was found."""
 
 
 def raw_rows(question: str, deps: Deps) -> tuple[str, dict[str, Any]] | None:
@@ -127,7 +129,8 @@ def visualiser_agent(state: RunState, deps: Deps) -> dict[str, Any]:
     data_question = data_words(state["question"])
     updates = sql_agent({**state, "question": data_question}, deps)
     updates["agent"] = "visualiser"
-    if updates.get("status") != "answered" or (updates.get("plan") or {}).get("measures"):
+    aggregated = bool((updates.get("plan") or {}).get("measures"))
+    if updates.get("status") != "answered" or (aggregated and _VALUES.search(state["question"])):
         raw = raw_rows(state["question"], deps)
         if raw is not None:
             sql, rows = raw
