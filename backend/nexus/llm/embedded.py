@@ -11,6 +11,8 @@ first use and kept for the life of the process.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -127,6 +129,20 @@ class _Loaded:
 
 _LOADED: dict[tuple[str, int, int], _Loaded] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+@atexit.register
+def _free_loaded() -> None:
+    """Free loaded models at exit, while llama-cpp-python can still run its clean-up.
+
+    Left to the garbage collector, ``Llama.__del__`` runs after the interpreter has torn down the
+    modules it needs and prints a TypeError for every model ever loaded.
+    """
+    with _LOAD_LOCK:
+        for loaded in _LOADED.values():
+            with contextlib.suppress(Exception):
+                loaded.llama.close()
+        _LOADED.clear()
 
 
 class EmbeddedProvider:
