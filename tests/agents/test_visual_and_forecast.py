@@ -134,6 +134,9 @@ def test_forecasts_that_cannot_be_made_say_why(api_factory: ApiFactory) -> None:
     undated = _upload(api, headers, b"region,amount\nNorth,1\nSouth,2\n", "undated.csv")
     body = _ask(api, headers, "forecast the amount for the next 6 months", undated)
     assert body["status"] == "unresolved" and "date" in body["answer"]
+    # a prediction that is not over time is the analyst's
+    predicted = _ask(api, headers, "predict the amount from the region", undated)
+    assert predicted["route"] == "analyst" and "no table has a date column" in predicted["route_reason"]
 
 
 def test_post_charts_draws_sql_or_a_plan_with_a_hint(api: Api, sales: tuple[dict[str, str], str]) -> None:

@@ -55,6 +55,7 @@ RULES = (
     "- Set the variable result to the answer: a number, a small DataFrame or Series, a dict or a list.\n"
     "- No files, no network, no plotting, no classes, no names that start with an underscore, no "
     "eval/exec/getattr, no df.query or df.eval, no .format (use f-strings).\n"
+    "- Column names are exactly as listed below, even where the question spells them differently.\n"
     "- Keep result small: aggregate, or take the rows that matter.\n"
     "- When the question names its answers as @name[...], set result to a dict with those names as keys.\n"
     "- explanation says how the code answers the question, in words, without stating any figures."

@@ -18,6 +18,7 @@ the run's context (``Deps``).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -69,6 +70,14 @@ def route_node(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
         else:
             decided = ("sql", "no rule decided; the sql agent says what it could not place")
     route, reason = decided
+    if (
+        route == "timeseries"
+        and "analyst" in AGENTS
+        and not _has_dates(deps)
+        and not _TIME_WORDS.search(question)
+    ):
+        # "predict whether a passenger survived": a prediction, but not over time
+        route, reason = "analyst", "the question asks for a prediction, and no table has a date column"
     agent = route if route in AGENTS else "sql"
     notes = list(state.get("notes") or [])
     if agent != route:
@@ -86,6 +95,16 @@ def route_node(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
         "notes": notes,
         "timings": timings,
     }
+
+
+_TIME_WORDS = re.compile(
+    r"\b(?:forecast\w*|next \w+|seasonal\w*|trend\w*|over time|per (?:day|week|month|quarter|year))\b",
+    re.IGNORECASE,
+)
+
+
+def _has_dates(deps: Deps) -> bool:
+    return any(column.temporal for table in deps.catalog.tables for column in table.columns)
 
 
 def agent_node(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
