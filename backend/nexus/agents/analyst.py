@@ -23,7 +23,7 @@ from nexus.graph.registry import register
 from nexus.graph.review import grounded
 from nexus.graph.state import Deps, RunState
 from nexus.llm.base import Message, ModelOutputInvalid
-from nexus.sandbox.code import check_sizes, table_keys, table_loader
+from nexus.sandbox.code import check_sizes, first_rows, table_keys, table_loader
 from nexus.sandbox.errors import (
     CodeFailed,
     CodeRejected,
@@ -70,13 +70,10 @@ def _access(deps: Deps) -> str:
 
 
 def _samples(deps: Deps) -> str:
-    load = table_loader(deps.catalog, deps.store)
-    parts: list[str] = []
-    for table in deps.catalog.tables:
-        key = table_keys(deps.catalog)[table.name]
-        frame = load([key])[key].head(3)
-        parts.append(f"First rows of {table.name}:\n{frame.to_string(max_colwidth=30)}")
-    return "\n\n".join(parts)
+    frames = first_rows(deps.catalog, deps.store, 3)
+    return "\n\n".join(
+        f"First rows of {name}:\n{frame.to_string(max_colwidth=30)}" for name, frame in frames.items()
+    )
 
 
 def prompt(state: RunState, deps: Deps) -> list[Message]:

@@ -7,33 +7,30 @@ vl-convert (no browser), for the run's owner only.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nexus.agents.visualiser import chart_dict, draw
-from nexus.auth.deps import CurrentUser, require_role
+from nexus.auth.deps import CurrentUser
 from nexus.charts.model import CHART_KINDS
 from nexus.charts.schema import render
 from nexus.conversations.models import Run
-from nexus.datasets.storage import DatasetStore
 from nexus.deps import RuntimeDep, SessionDep
 from nexus.errors import NotFound, UnprocessableContent, problem
 from nexus.graph.sql_agent import result_dict
 from nexus.query.compiler import PlanError, compile_spec
-from nexus.query.endpoints import ChartOut, Result, ResultColumn
+from nexus.query.endpoints import AnalystUser, ChartOut, QueryServiceDep, Result, result_model
 from nexus.query.executor import execute
-from nexus.query.service import QueryService
 from nexus.query.spec import QuerySpec
 from nexus.query.validate import validate_sql
 from nexus.routing import NexusRoute
-from nexus.users.models import Role, User
+from nexus.users.models import User
 
 router = APIRouter(tags=["charts"], route_class=NexusRoute)
 
-AnalystUser = Annotated[User, Depends(require_role(Role.ADMIN, Role.ANALYST))]
 MEDIA = {"png": "image/png", "svg": "image/svg+xml"}
 
 
@@ -67,17 +64,6 @@ class ChartResponse(BaseModel):
     sql: str
 
 
-def _service(session: SessionDep, runtime: RuntimeDep) -> QueryService:
-    return QueryService(
-        session=session,
-        store=DatasetStore(runtime.settings.storage.data_dir),
-        settings=runtime.settings.query,
-    )
-
-
-QueryServiceDep = Annotated[QueryService, Depends(_service)]
-
-
 @router.post(
     "/charts",
     response_model=ChartResponse,
@@ -102,17 +88,10 @@ async def make_chart(
         else:
             text = body.sql or ""
         checked = validate_sql(text, catalog, max_chars=service.settings.max_sql_chars)
-        result = result_dict(execute(catalog, checked.executable, service.settings))
-        chart = draw(result, body.title or "", catalog, runtime.settings.charts, body.hint)
+        executed = execute(catalog, checked.executable, service.settings)
+        chart = draw(result_dict(executed), body.title or "", catalog, runtime.settings.charts, body.hint)
         return ChartResponse(
-            chart=ChartOut.model_validate(chart_dict(chart)),
-            result=Result(
-                columns=[ResultColumn(**column) for column in result["columns"]],
-                rows=result["rows"],
-                row_count=result["row_count"],
-                truncated=result["truncated"],
-            ),
-            sql=checked.sql,
+            chart=ChartOut.model_validate(chart_dict(chart)), result=result_model(executed), sql=checked.sql
         )
 
     return await run_in_threadpool(work)

@@ -178,7 +178,8 @@ def _service(session: SessionDep, runtime: RuntimeDep) -> QueryService:
 QueryServiceDep = Annotated[QueryService, Depends(_service)]
 
 
-def _result(result: QueryResult) -> Result:
+def result_model(result: QueryResult) -> Result:
+    """Return an executed query's result as the API shows it."""
     return Result(
         columns=[ResultColumn(**column) for column in result.columns],
         rows=result.rows,
@@ -191,7 +192,7 @@ def _result(result: QueryResult) -> Result:
 async def run_sql(body: SQLRequest, user: AnalystUser, service: QueryServiceDep) -> SQLResponse:
     """Run one read-only SELECT over your datasets (analysts and admins)."""
     sql, result, timings = await run_in_threadpool(service.run_sql, user, body.dataset_ids, body.sql)
-    return SQLResponse(**_result(result).model_dump(), sql=sql, timings=timings)
+    return SQLResponse(**result_model(result).model_dump(), sql=sql, timings=timings)
 
 
 _STREAM_DOC: dict[int | str, dict[str, Any]] = {

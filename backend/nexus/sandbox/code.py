@@ -45,23 +45,31 @@ def check_sizes(catalog: Catalog, max_rows: int) -> None:
             )
 
 
+def _read(
+    catalog: Catalog, store: DatasetStore, table: CatalogTable, limit: int | None = None
+) -> pd.DataFrame:
+    """Read one table (or its first ``limit`` rows) into a DataFrame, read-only."""
+    con = store.connect_read_only(dict(catalog.attachments)[table.alias])
+    try:
+        head = f" LIMIT {int(limit)}" if limit is not None else ""
+        return con.execute(f"SELECT * FROM {quote(table.table)}{head}").df()
+    finally:
+        con.close()
+
+
 def table_loader(catalog: Catalog, store: DatasetStore) -> TableLoader:
     """Return a function that reads tables by cache key into DataFrames, read-only."""
-    paths = dict(catalog.attachments)
-    by_key = {key: table for table in catalog.tables for key in [_key(table)]}
+    by_key = {_key(table): table for table in catalog.tables}
 
     def load(keys: list[str]) -> dict[str, pd.DataFrame]:
-        frames: dict[str, pd.DataFrame] = {}
-        for key in keys:
-            table = by_key[key]
-            con = store.connect_read_only(paths[table.alias])
-            try:
-                frames[key] = con.execute(f"SELECT * FROM {quote(table.table)}").df()
-            finally:
-                con.close()
-        return frames
+        return {key: _read(catalog, store, by_key[key]) for key in keys}
 
     return load
+
+
+def first_rows(catalog: Catalog, store: DatasetStore, rows: int) -> dict[str, pd.DataFrame]:
+    """Return the first rows of every table, by friendly name (samples for a model's prompt)."""
+    return {table.name: _read(catalog, store, table, rows) for table in catalog.tables}
 
 
 @dataclass

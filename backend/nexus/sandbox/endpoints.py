@@ -9,18 +9,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from nexus.auth.deps import require_role
 from nexus.datasets.storage import DatasetStore
 from nexus.deps import RuntimeDep, SessionDep, client_ip
 from nexus.errors import problem
-from nexus.query.endpoints import ResultColumn
+from nexus.query.endpoints import AnalystUser, ResultColumn
 from nexus.routing import NexusRoute
 from nexus.sandbox.code import CodeService
-from nexus.users.models import Role, User
 
 router = APIRouter(tags=["code"], route_class=NexusRoute)
 
-AnalystUser = Annotated[User, Depends(require_role(Role.ADMIN, Role.ANALYST))]
 
 _ERRORS = {
     **problem(400, "The code was refused (`code-rejected`); `rule` and `line` say why and where."),

@@ -264,6 +264,16 @@ def _audit_hook(read_only_roots: tuple[str, ...]) -> Callable[[str, tuple[Any, .
     return hook
 
 
+def _error(kind: str, exc: BaseException) -> dict[str, Any]:
+    """Return what the child reports of an exception: its kind, type, message and line in the code."""
+    return {
+        "kind": kind,
+        "type": type(exc).__name__,
+        "message": str(exc)[:2000],
+        "line": _line(exc.__traceback__),
+    }
+
+
 def _line(tb: Any) -> int | None:
     line = None
     for frame, lineno in traceback.walk_tb(tb):
@@ -295,34 +305,10 @@ def _child(
         exec(compiled.code, scope)  # noqa: S102 - the restricted code object, in its own scope
     except MemoryError:
         error = {"kind": "memory", "type": "MemoryError", "message": "the code ran out of memory"}
-    except guards.SandboxViolation as exc:
-        error = {
-            "kind": "violation",
-            "type": "SandboxViolation",
-            "message": str(exc),
-            "line": _line(exc.__traceback__),
-        }
-    except PermissionError as exc:
-        error = {
-            "kind": "violation",
-            "type": "PermissionError",
-            "message": str(exc),
-            "line": _line(exc.__traceback__),
-        }
-    except RecursionError as exc:
-        error = {
-            "kind": "exception",
-            "type": "RecursionError",
-            "message": str(exc),
-            "line": _line(exc.__traceback__),
-        }
+    except (guards.SandboxViolation, PermissionError) as exc:
+        error = _error("violation", exc)
     except BaseException as exc:  # noqa: BLE001 - anything the code raised is reported to its author
-        error = {
-            "kind": "exception",
-            "type": type(exc).__name__,
-            "message": str(exc)[:2000],
-            "line": _line(exc.__traceback__),
-        }
+        error = _error("exception", exc)
     run_ms = (time.perf_counter() - step) * 1000
     reply: dict[str, Any] = {"ok": error is None, "filters": filters}
     if error is None:
