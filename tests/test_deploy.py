@@ -44,8 +44,12 @@ SIMPLE_METRICS: dict[str, set[str]] = {
     "nexus_http_requests_in_progress": {"method"},
     "nexus_auth_events_total": {"event"},
     "nexus_rate_limited_total": {"route"},
+    "nexus_document_chunks_total": set(),
 }
-HISTOGRAMS: dict[str, set[str]] = {"nexus_http_request_duration_seconds": {"method", "route"}}
+HISTOGRAMS: dict[str, set[str]] = {
+    "nexus_http_request_duration_seconds": {"method", "route"},
+    "nexus_retrieval_duration_seconds": {"mode"},
+}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 # Series Prometheus writes itself for every scrape target, and the labels it attaches.
 SCRAPE_SERIES: dict[str, set[str]] = {"up": set()}
@@ -304,6 +308,16 @@ class TestDockerfile:
             for cmd in installs
         )
 
+    def test_finds_the_pinned_cpu_build_of_torch(self) -> None:
+        """Install from PyTorch's CPU index when constraints.txt pins a local '+cpu' torch build."""
+        pinned = re.search(r"^torch==(\S+)$", (ROOT / "constraints.txt").read_text(), re.MULTILINE)
+        assert pinned, "constraints.txt pins no torch"
+        if pinned.group(1).endswith("+cpu"):
+            installs = [rest for keyword, rest in dockerfile_instructions() if keyword == "RUN"]
+            assert any(
+                "https://download.pytorch.org/whl/cpu" in cmd and "constraints.txt" in cmd for cmd in installs
+            )
+
     def test_copies_only_package_sources(self) -> None:
         """Copy only pyproject.toml, constraints.txt, README.md and backend/ from the context."""
         sources: set[str] = set()
@@ -436,6 +450,7 @@ class TestCompose:
             "migrate": "service_completed_successfully",
             "postgres": "service_healthy",
             "redis": "service_healthy",
+            "chroma": "service_started",
         }
 
     def test_images_and_healthchecks(self) -> None:

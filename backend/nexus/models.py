@@ -9,4 +9,5 @@ def load_all_models() -> None:
     import nexus.auth.models
     import nexus.conversations.models
     import nexus.datasets.models
+    import nexus.documents.models
     import nexus.users.models  # noqa: F401

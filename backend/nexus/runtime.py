@@ -30,6 +30,7 @@ class Runtime:
     _graph: Any = field(default=None, repr=False)
     _checkpointer: Any = field(default=None, repr=False)
     _sandbox: Any = field(default=None, repr=False)
+    _rag: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -60,10 +61,22 @@ class Runtime:
                 self._sandbox = Sandbox(self.settings.sandbox)
             return self._sandbox
 
+    @property
+    def rag(self) -> Any:
+        """Return the documents' store, embedder and retriever (``nexus.rag.index.Rag``), built once."""
+        with self._lock:
+            if self._rag is None:
+                from nexus.rag.index import build_rag
+
+                self._rag = build_rag(self.settings)
+            return self._rag
+
     def close(self) -> None:
-        """Release database connections and stop sandbox workers."""
+        """Release database connections, the vector store's client and sandbox workers."""
         if self._sandbox is not None:
             self._sandbox.close()
+        if self._rag is not None:
+            self._rag.close()
         self.engine.dispose()
         self.models.close()
         if self._checkpointer is not None:

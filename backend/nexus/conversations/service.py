@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session
 from nexus.conversations.models import Conversation, Run
 from nexus.datasets.storage import DatasetStore
 from nexus.db import utcnow
+from nexus.documents.service import DocumentService
 from nexus.errors import NexusError, NotFound, UnprocessableContent
 from nexus.graph import orchestrator
 from nexus.graph.state import Deps, RunState, fresh
+from nexus.query.catalog import Catalog
 from nexus.query.service import QueryService, column_values
 from nexus.runtime import Runtime
 from nexus.sandbox.service import code_hash
@@ -57,6 +59,7 @@ def answer_body(state: RunState, conversation_id: uuid.UUID) -> dict[str, Any]:
         "stdout": state.get("stdout"),
         "chart": state.get("chart"),
         "forecast": state.get("forecast"),
+        "citations": list(state.get("citations") or []),
         "result": state.get("result"),
         "confidence": float(state.get("confidence") or 0.0),
         "unresolved": list(state.get("unresolved") or []),
@@ -127,16 +130,25 @@ class Asker:
                 f"The question is over {settings.query.max_question_chars:,} characters "
                 "(NEXUS_MAX_QUESTION_CHARS)."
             )
+        documents = DocumentService(self.session, self.runtime.sessions, self.runtime.rag, settings.documents)
+        has_documents = bool(documents.ready_ids(user))
         if conversation_id is not None:
             conversation = self.conversation(user, conversation_id)
             ids = list(dataset_ids) or [uuid.UUID(d) for d in conversation.dataset_ids]
         else:
             ids = list(dataset_ids)
-            if not ids:
-                raise UnprocessableContent("Name at least one dataset in `dataset_ids`, or a conversation.")
             conversation = None
+        if not ids and not has_documents:
+            raise UnprocessableContent(
+                "Name at least one dataset in `dataset_ids` (or a conversation), or upload documents to ask "
+                "about."
+            )
         store = DatasetStore(settings.storage.data_dir)
-        catalog = QueryService(self.session, store, settings.query).catalog(user, ids)
+        catalog = (
+            QueryService(self.session, store, settings.query).catalog(user, ids)
+            if ids
+            else Catalog(tables=(), attachments=())
+        )
         if conversation is None:
             conversation = self.start(user, ids, _title(question))
         elif [str(d) for d in ids] != conversation.dataset_ids:
@@ -151,6 +163,12 @@ class Asker:
             sandbox=self.runtime.sandbox,
             analyst_max_retries=settings.sandbox.analyst_max_retries,
             chart_settings=settings.charts,
+            has_documents=has_documents,
+            search_documents=(lambda query, k: documents.search(user, query, k)[0])
+            if has_documents
+            else None,
+            retrieval_k=settings.documents.retrieval_k,
+            retrieval_min_similarity=settings.documents.retrieval_min_similarity,
         )
         state = fresh(question, [str(d) for d in ids], str(uuid.uuid4()))
         return conversation, deps, state
@@ -183,6 +201,7 @@ class Asker:
                 "code": final.get("code"),
                 "chart": final.get("chart"),
                 "forecast": final.get("forecast"),
+                "citations": final.get("citations") or [],
                 "code_sha256": code_hash(code) if (code := final.get("code")) else None,
             },
         )

@@ -28,7 +28,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from nexus.agents import analyst, timeseries, visualiser  # noqa: F401 - they register themselves
+from nexus.agents import analyst, retrieval, timeseries, visualiser  # noqa: F401 - they register themselves
 from nexus.errors import NexusError
 from nexus.graph import formats, sql_agent  # noqa: F401 - sql_agent registers the sql agent
 from nexus.graph.registry import AGENTS
@@ -59,11 +59,14 @@ def route_node(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
     deps = runtime.context
     started = time.perf_counter()
     question = state["question"]
-    parsed = Parser(deps.catalog, deps.values).parse(question)
+    parsed = Parser(deps.catalog, deps.values).parse(question) if deps.catalog.tables else None
     decided = route_by_rules(question, parsed, has_documents=deps.has_documents)
     routed_by = "rules"
+    if not deps.catalog.tables and deps.has_documents:
+        decided = ("retrieval", "no dataset was named; the answer can only come from documents")
     if decided is None:
-        available = available_routes()
+        # Without documents there is nothing for the retrieval agent to read.
+        available = [name for name in available_routes() if name != "retrieval" or deps.has_documents]
         if deps.models is not None and len(available) > 1:
             decided = route_by_model(question, deps.models, available)
             routed_by = "model"
@@ -160,7 +163,12 @@ def respond_node(state: RunState, runtime: Runtime[Deps]) -> dict[str, Any]:
             f"{findings}. The query and its result are below for you to check."
         )
         status = "failed"
-    elif status == "answered" and state.get("result") is not None and deps.models is not None:
+    elif (
+        status == "answered"
+        and state.get("result") is not None
+        and deps.models is not None
+        and state.get("agent") != "retrieval"  # it words its own answer, citations and all
+    ):
         answer = _narrate(state, deps, answer, runtime)
     for note in state.get("notes") or []:
         if note not in answer:

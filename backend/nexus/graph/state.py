@@ -7,6 +7,7 @@ as "and by region?" finds the plan it builds on. Everything else is reset by eac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
@@ -14,6 +15,7 @@ from nexus.config import ChartSettings, QuerySettings
 from nexus.datasets.storage import DatasetStore
 from nexus.llm.models import Models
 from nexus.query.catalog import Catalog
+from nexus.rag.retrieve import Hit
 from nexus.sandbox.service import Sandbox
 
 MAX_HISTORY = 20
@@ -69,6 +71,7 @@ class RunState(TypedDict, total=False):
     stdout: str | None
     chart: dict[str, Any] | None
     forecast: dict[str, Any] | None
+    citations: list[dict[str, Any]]
     result: dict[str, Any] | None
     answer: str
     status: str
@@ -99,6 +102,7 @@ def fresh(question: str, dataset_ids: list[str], run_id: str) -> RunState:
         stdout=None,
         chart=None,
         forecast=None,
+        citations=[],
         result=None,
         answer="",
         status="",
@@ -124,6 +128,9 @@ class Deps:
     models: Models | None
     max_review_loops: int = 2
     has_documents: bool = False
+    search_documents: Callable[[str, int], list[Hit]] | None = None
+    retrieval_k: int = 5
+    retrieval_min_similarity: float = 0.35
     sandbox: Sandbox | None = None
     chart_settings: ChartSettings = field(default_factory=ChartSettings)
     analyst_max_retries: int = 2

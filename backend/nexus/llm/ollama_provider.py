@@ -139,6 +139,11 @@ class OllamaProvider:
                 f"Ollama at {self.host} stopped answering mid-reply.", model=model
             ) from None
 
+    def embed(self, texts: Sequence[str], *, model: str) -> list[list[float]]:
+        """Return one embedding per text (Ollama's /api/embed)."""
+        reply = self._call(model, lambda: self.client.embed(model=model, input=list(texts)))
+        return [list(vector) for vector in reply.embeddings]
+
     def close(self) -> None:
         """Close the client's connections."""
         self.client._client.close()

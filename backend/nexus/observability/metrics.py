@@ -75,4 +75,15 @@ SANDBOX_DURATION = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
+DOCUMENT_CHUNKS = Counter(
+    "nexus_document_chunks_total",
+    "Chunks embedded and stored from ingested documents.",
+)
+RETRIEVAL_DURATION = Histogram(
+    "nexus_retrieval_duration_seconds",
+    "Time of one document search, query embedding included, by mode (hybrid, vector, bm25).",
+    ["mode"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
 UNMATCHED_ROUTE = "<unmatched>"

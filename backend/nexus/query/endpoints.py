@@ -135,12 +135,29 @@ class ForecastOut(BaseModel):
     fill_method: str = ""
 
 
+class Citation(BaseModel):
+    """A passage an answer cites: its number in the answer, the document, the page and the text."""
+
+    n: int
+    document_id: uuid.UUID
+    title: str
+    page: int | None
+    headings: list[str]
+    start: int = Field(description="Character offset of the passage in the document's text.")
+    end: int
+    excerpt: str
+    similarity: float
+    score: float
+
+
 class QueryResponse(BaseModel):
     """An answer, with the plan, the SQL and the result it was written from."""
 
     answer: str
     status: Literal["answered", "unresolved", "failed"]
-    agent: str = Field(description="The agent that did the work: sql, analyst, visualiser or timeseries.")
+    agent: str = Field(
+        description="The agent that did the work: sql, analyst, visualiser, timeseries or retrieval."
+    )
     route: str = Field(description="Where the router sent the question (may be an agent still to come).")
     route_reason: str
     routed_by: Literal["rules", "model"]
@@ -156,6 +173,9 @@ class QueryResponse(BaseModel):
     )
     forecast: ForecastOut | None = Field(
         None, description="The forecast, when the question asked about the future."
+    )
+    citations: list[Citation] = Field(
+        default_factory=list, description="The passages a documents answer cites, numbered as in the answer."
     )
     result: Result | None
     confidence: float

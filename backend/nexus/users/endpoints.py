@@ -83,6 +83,8 @@ def update_user(user_id: uuid.UUID, body: UserUpdate, admin: AdminUser, service:
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**_ADMIN_ONLY, **_NOT_FOUND, **_LAST_ADMIN},
 )
-def delete_user(user_id: uuid.UUID, admin: AdminUser, service: UserServiceDep) -> None:
-    """Delete a user and sign them out everywhere."""
+def delete_user(user_id: uuid.UUID, admin: AdminUser, service: UserServiceDep, runtime: RuntimeDep) -> None:
+    """Delete a user, their documents' passages too, and sign them out everywhere."""
     service.delete(user_id, actor=admin)
+    # Rows go with the user (foreign keys cascade); the vector store is not the database.
+    runtime.rag.store.delete_owner(user_id)

@@ -1,0 +1,1 @@
+"""Documents for retrieval: parsing, chunking, embedding, the vector store and search."""
