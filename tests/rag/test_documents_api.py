@@ -221,6 +221,14 @@ class TestCitations:
         assert answer["route"] == "retrieval"
         assert "Alcohol is never reimbursed" in answer["answer"]
 
+    def test_a_document_word_that_is_a_column_stays_with_the_data(
+        self, api: Api, ana: dict[str, str], policy: dict[str, Any]
+    ) -> None:
+        dataset = _dataset(api, ana, "policy_type,premium\nhome,100\nauto,250\nhome,50\n", name="premiums")
+        answer = _ask(api, ana, "total premium by policy type", dataset_ids=[dataset["id"]])
+        assert answer["agent"] == "sql", answer["route_reason"]
+        assert sorted(answer["result"]["rows"]) == [["auto", 250], ["home", 150]]
+
     def test_no_documents_and_no_datasets_is_422(self, api: Api, ana: dict[str, str]) -> None:
         response = api.client.post("/api/v1/query", headers=ana, json={"question": "what is the policy?"})
         assert response.status_code == 422

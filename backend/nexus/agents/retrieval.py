@@ -37,13 +37,17 @@ ANSWER_PASSAGES = 3
 """Passages quoted in an extractive answer (all relevant ones are cited in ``citations``)."""
 
 INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}\b(?:instructions?|prompts?|rules|messages)\b"
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?"
+    r"(?:(?:the|your|my|previous|prior|above|earlier|preceding|system)\s+)*"
+    r"(?:instructions?|prompts?|rules|messages|directions)\b"
     r"|(?:^|[\s\"'(])(?:system|assistant|user)\s*:"
-    r"|\byou are now\b|\bnew instructions\b|\bact as\b"
-    r"|\b(?:call|use|run|invoke)\b[^.\n]{0,30}\b(?:tool|function|sql|query|command)\b"
+    r"|\byou are now\b|\bnew instructions\b"
+    r"|\bact as (?:an? |the )?(?:ai|assistant|admin\w*|system|root|developer)\b"
+    r"|\b(?:call|invoke)\s+(?:the\s+)?[\w-]+\s+(?:tool|function)\b"
+    r"|\b(?:run|execute)\s+(?:the\s+following|this)\s+(?:sql|query|command|code)\b"
     r"|\b(?:drop|truncate|alter|delete from|insert into|update)\s+(?:table\s+)?\w+\s*(?:;|set\b|$)"
     r"|\bdrop\s+table\b"
-    r"|\b(?:reveal|print|show|leak|exfiltrate)\b[^.\n]{0,30}\b(?:system prompt|instructions|other users?|"
+    r"|\b(?:reveal|leak|exfiltrate|disclose)\b[^.\n]{0,30}\b(?:system prompt|instructions|other users?|"
     r"secrets?|passwords?|api keys?|tokens?)\b",
     re.IGNORECASE,
 )
@@ -71,17 +75,32 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
 
-def best_sentence(question: str, passage: str) -> str | None:
-    """Return the passage's sentence that shares most words with the question (ties: the earliest)."""
+def _scored(question: str, passage: str) -> tuple[int, str] | None:
+    """Return the passage's best sentence for the question and how many words they share.
+
+    Most shared words wins; then a whole sentence over a heading or a label; then the earliest.
+    """
     wanted = _terms(question)
     scored = [
-        (len(wanted & _terms(sentence)), -position, sentence)
+        (
+            len(wanted & _terms(sentence)),
+            sentence[-1] in ".!?" or len(sentence.split()) >= 8,
+            -position,
+            sentence,
+        )
         for position, sentence in enumerate(sentences(passage))
         if not suspicious(sentence)
     ]
     if not scored:
         return None
-    return max(scored)[2]
+    shared, _, _, sentence = max(scored)
+    return shared, sentence
+
+
+def best_sentence(question: str, passage: str) -> str | None:
+    """Return the passage's sentence that shares most words with the question."""
+    found = _scored(question, passage)
+    return found[1] if found else None
 
 
 def citation(n: int, hit: Hit) -> dict[str, Any]:
@@ -110,11 +129,22 @@ def source_line(cited: dict[str, Any]) -> str:
 
 
 def extractive_answer(question: str, citations: list[dict[str, Any]]) -> str:
-    """Quote the best sentence of each of the best passages, with its citation number."""
+    """Quote the best sentence of each of the best passages, with its citation number.
+
+    The first passage is always quoted; a later one only when its sentence shares at least half as
+    many of the question's words as the first one's, so a weak passage adds no noise.
+    """
     lines: list[str] = []
+    first = 0
     for cited in citations[:ANSWER_PASSAGES]:
-        sentence = best_sentence(question, cited["excerpt"])
-        if sentence and all(sentence not in line for line in lines):
+        found = _scored(question, cited["excerpt"])
+        if found is None:
+            continue
+        shared, sentence = found
+        if lines and (shared == 0 or shared * 2 < first):
+            continue
+        if all(sentence not in line for line in lines):
+            first = first or shared
             lines.append(f"- {sentence} [{cited['n']}]")
     if not lines:
         return ""

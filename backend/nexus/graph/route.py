@@ -6,7 +6,8 @@ Rules, in order:
 2. Picture words ("plot", "chart", "as a pie") -> ``visualiser``.
 3. Forecast words ("forecast", "predict", "next 6 months", "seasonality") -> ``timeseries``.
 4. Document words ("according to the report", "what does the policy say") when the user has
-   documents -> ``retrieval``.
+   documents -> ``retrieval``, unless a confident plan uses the word as data (a ``policy_type``
+   column).
 5. The query engine's parser: a plan with enough confidence -> ``sql``.
 6. Analysis words ("correlation", "standard deviation", "outliers", "regression") -> ``analyst``.
 7. Otherwise the router model picks from the routes whose agents are present (JSON schema with an
@@ -69,7 +70,8 @@ def route_by_rules(
         return "visualiser", "the question asks for a picture"
     if _FORECAST.search(question):
         return "timeseries", "the question asks about the future or seasonality"
-    if has_documents and _DOCUMENT.search(question):
+    document_word = _DOCUMENT.search(question) if has_documents else None
+    if document_word and not _in_plan(document_word.group(0), parsed):
         return "retrieval", "the question is about documents"
     if parsed is not None and parsed.spec is not None and parsed.confidence >= CONFIDENT:
         if not _ANALYSIS.search(question):
@@ -77,6 +79,13 @@ def route_by_rules(
     if _ANALYSIS.search(question):
         return "analyst", "the question needs analysis beyond one query"
     return None
+
+
+def _in_plan(word: str, parsed: ParseResult | None) -> bool:
+    """Whether a confident plan uses the word as data ("premium by policy type": a column, not a document)."""
+    if parsed is None or parsed.spec is None or parsed.confidence < CONFIDENT:
+        return False
+    return word.lower() in parsed.spec.model_dump_json().lower()
 
 
 _EXAMPLES = [
