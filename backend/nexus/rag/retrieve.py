@@ -202,7 +202,7 @@ class Retriever:
             chunk = chunks[id_]
             if chunk.vector is None and id_ in vectors:
                 chunk = replace(chunk, vector=vectors[id_])
-            similarity = float(np.dot(query_vector, np.asarray(chunk.vector))) if chunk.vector else 0.0
+            similarity = float(np.dot(query_vector, chunk.vector)) if chunk.vector is not None else 0.0
             hits.append(
                 Hit(
                     chunk=chunk,
@@ -234,7 +234,8 @@ def _mmr(hits: list[Hit], query_vector: np.ndarray[Any, Any], k: int) -> list[Hi
         chosen.append(pick)
         left.remove(pick)
     ordered = [usable[i] for i in chosen]
-    return ordered + [h for h in hits if h not in ordered]
+    taken = {h.chunk.id for h in ordered}
+    return ordered + [h for h in hits if h.chunk.id not in taken]
 
 
 def _ms(since: float) -> float:
