@@ -122,6 +122,16 @@ class TestUpload:
         response = upload(api.client, ana, "handbook.md", HANDBOOK.encode())
         assert response.json()["title"] == "Employee handbook"
 
+    def test_the_same_file_twice_is_409_naming_the_first(self, api: Api, ana: dict[str, str]) -> None:
+        first = upload(api.client, ana, "handbook.md", HANDBOOK.encode()).json()
+        again = upload(api.client, ana, "copy.md", HANDBOOK.encode(), title="Another title")
+        assert again.status_code == 409
+        assert again.json()["document_id"] == first["id"]
+        assert "Employee handbook" in again.json()["detail"]
+        assert api.client.get("/api/v1/documents", headers=ana).json()["total"] == 1
+        bob = api.headers_for("bob")
+        assert upload(api.client, bob, "handbook.md", HANDBOOK.encode()).status_code == 201
+
     def test_viewers_cannot_upload_but_can_search_their_own(self, api: Api) -> None:
         viewer = api.headers_for("vic", Role.VIEWER)
         assert upload(api.client, viewer, "h.md", HANDBOOK.encode()).status_code == 403

@@ -10,6 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from nexus.config import DocumentSettings
+from nexus.documents.service import CONTEXT_WORDS, embedding_text
+from nexus.rag.chunk import Chunk
 from nexus.rag.embed import LocalEmbedder, make_embedder
 
 
@@ -75,3 +77,19 @@ class TestChoosing:
     def test_the_setting_says_what_it_takes(self) -> None:
         with pytest.raises(ValidationError):
             DocumentSettings(_env_file=None, embedder="sentence-transformers")  # type: ignore[call-arg]
+
+
+class TestEmbeddingText:
+    def test_a_chunk_is_embedded_under_its_title_and_headings(self) -> None:
+        chunk = Chunk(
+            ordinal=0, text="Hotels cost 180 dollars.", start=0, end=24, page=2, headings=("Hotels",)
+        )
+        assert embedding_text("Travel policy", chunk) == "Travel policy > Hotels\nHotels cost 180 dollars."
+
+    def test_a_long_heading_path_keeps_its_nearest_words(self) -> None:
+        headings = tuple(f"Section {i} about several long matters" for i in range(20))
+        chunk = Chunk(ordinal=0, text="Body.", start=0, end=5, page=None, headings=headings)
+        context, body = embedding_text("Title", chunk).split("\n")
+        assert body == "Body."
+        assert context.startswith("...") and context.endswith("Section 19 about several long matters")
+        assert len(context.split()) == CONTEXT_WORDS + 1

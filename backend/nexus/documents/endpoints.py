@@ -56,6 +56,7 @@ _UPLOAD_ERRORS = {
     **problem(400, "The upload was cut off or malformed."),
     **problem(403, "Viewers cannot upload."),
     **problem(413, "The file is over NEXUS_MAX_DOCUMENT_MB."),
+    **problem(409, "You already have this file (same SHA-256); `document_id` names it."),
     **problem(415, "Not multipart/form-data."),
     **problem(422, "The file cannot become a document; `detail` says why."),
     **problem(503, "The embedder (Ollama) or the Chroma server is not answering."),

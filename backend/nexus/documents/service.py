@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from nexus.config import DocumentSettings
 from nexus.datasets.upload import MAX_NAME_CHARS, Upload
 from nexus.documents.models import Document, DocumentStatus
-from nexus.errors import NotFound, UnprocessableContent
+from nexus.errors import Conflict, NotFound, UnprocessableContent
 from nexus.observability.metrics import DOCUMENT_CHUNKS, RETRIEVAL_DURATION
 from nexus.rag.chunk import Chunk, chunk_document, full_text
 from nexus.rag.index import Rag
@@ -45,10 +45,18 @@ def document_title(requested: str | None, parsed_title: str | None, filename: st
     return title[:MAX_NAME_CHARS]
 
 
+CONTEXT_WORDS = 32
+"""Most words of title and heading path put before a chunk when embedding it. The chunk itself fills
+``NEXUS_CHUNK_TOKENS`` (200 of the local model's 256), so a long heading path must not push its end
+past what the model reads."""
+
+
 def embedding_text(title: str, chunk: Chunk) -> str:
     """Return what is embedded for a chunk: where it sits (title, headings), then its text."""
-    context = HEADING_SEPARATOR.join([title, *chunk.headings])
-    return f"{context}\n{chunk.text}"
+    context = HEADING_SEPARATOR.join([title, *chunk.headings]).split()
+    if len(context) > CONTEXT_WORDS:
+        context = ["...", *context[-CONTEXT_WORDS:]]  # the nearest headings say the most
+    return " ".join(context) + "\n" + chunk.text
 
 
 @dataclass
@@ -112,7 +120,19 @@ class DocumentService:
     # --- writing ---------------------------------------------------------------------------------
 
     def create(self, user: User, upload: Upload, title: str | None) -> Document:
-        """Ingest an upload as a document; on any failure nothing of it remains."""
+        """Ingest an upload as a document; on any failure nothing of it remains.
+
+        The same file twice would make every answer cite it twice, so a second upload of a file the
+        caller already has is refused (409) with the existing document's id.
+        """
+        same = self.session.scalar(
+            select(Document).where(Document.owner_id == user.id, Document.source_sha256 == upload.sha256)
+        )
+        if same is not None:
+            raise Conflict(
+                f"This file is already uploaded as {same.title!r}; delete that one to upload it again.",
+                document_id=str(same.id),
+            )
         document = Document(
             owner_id=user.id,
             title=document_title(title, None, upload.filename),
