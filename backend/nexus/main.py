@@ -62,7 +62,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             BodySizeLimitMiddleware,
             max_bytes=settings.limits.max_request_bytes,
             # Uploads stream to disk and enforce NEXUS_MAX_UPLOAD_MB on the file itself; allow for
-            # the multipart framing around it here.
+            # the multipart framing around it here. The first matching prefix wins: document search
+            # (JSON) keeps the ordinary limit though it sits under the document upload path.
             overrides={
                 UPLOAD_PATH_PREFIX: settings.datasets.max_upload_mb * 1_048_576 + 1_048_576,
                 SEARCH_PATH: settings.limits.max_request_bytes,

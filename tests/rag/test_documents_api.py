@@ -265,6 +265,13 @@ class TestSearch:
         assert diverse[0]["chunk_id"] == plain[0]["chunk_id"]
         assert len(diverse) == len(plain)
 
+    def test_a_search_body_keeps_the_ordinary_limit(self, api: Api, ana: dict[str, str]) -> None:
+        body = '{"query": "' + "x" * 2_000_000 + '"}'
+        response = api.client.post(
+            "/api/v1/documents/search", headers={**ana, "Content-Type": "application/json"}, content=body
+        )
+        assert response.status_code == 413
+
     def test_k_over_the_limit_is_422(self, api: Api, ana: dict[str, str]) -> None:
         response = api.client.post("/api/v1/documents/search", headers=ana, json={"query": "x", "k": 51})
         assert response.status_code == 422
