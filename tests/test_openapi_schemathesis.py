@@ -92,6 +92,9 @@ class Harness:
         self.admin = api.add_user("fuzz-admin", Role.ADMIN)
         self.admin_headers = {"Authorization": f"Bearer {api.login('fuzz-admin')['access_token']}"}
         self.password_user = api.add_user("fuzz-password")
+        # The first document upload or search in a process loads the embedding model (6-8 s), which
+        # on a busy machine passes schemathesis's 10 s request timeout: load it before the clock runs.
+        api.runtime.rag.embedder.embed(["warm up"])
 
     def headers_for(self, case: Case) -> dict[str, str]:
         """Return the admin's bearer headers; for a password change, a fresh throwaway user's."""

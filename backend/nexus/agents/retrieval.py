@@ -51,7 +51,7 @@ INJECTION = re.compile(
     r"secrets?|passwords?|api keys?|tokens?)\b",
     re.IGNORECASE,
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an and are as at be by can do does for from has have how i if in is it its me my of on or our "
@@ -70,31 +70,42 @@ def suspicious(text: str) -> bool:
     return bool(INJECTION.search(text))
 
 
+def _lines(text: str) -> list[list[str]]:
+    """Split a passage into lines (paragraphs, list items, table rows), and each line into sentences."""
+    return [
+        [s.strip() for s in _SENTENCE.split(line) if s.strip()] for line in text.splitlines() if line.strip()
+    ]
+
+
 def sentences(text: str) -> list[str]:
     """Split a passage into sentences (and lines: list items and table rows stand alone)."""
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+    return [sentence for line in _lines(text) for sentence in line]
 
 
 def _scored(question: str, passage: str) -> tuple[int, str] | None:
-    """Return the passage's best sentence for the question and how many words they share.
+    """Return the passage's best quote for the question and how many words they share.
 
-    Most shared words wins; then a whole sentence over a heading or a label; then the earliest.
+    Most shared words wins; then a whole sentence over a heading or a label; then the earliest. The
+    next sentence of the paragraph joins the quote when it shares a word with the question too: it
+    often holds the rest of the answer ("Associates approve up to 250 USD. Between 250 and 1,000
+    USD the store manager signs off.").
     """
     wanted = _terms(question)
     scored = [
-        (
-            len(wanted & _terms(sentence)),
-            sentence[-1] in ".!?" or len(sentence.split()) >= 8,
-            -position,
-            sentence,
-        )
-        for position, sentence in enumerate(sentences(passage))
+        (len(wanted & _terms(sentence)), sentence[-1] in ".!?" or len(sentence.split()) >= 8, -row, -col)
+        for row, line in enumerate(_lines(passage))
+        for col, sentence in enumerate(line)
         if not suspicious(sentence)
     ]
     if not scored:
         return None
-    shared, _, _, sentence = max(scored)
-    return shared, sentence
+    shared, _, row, col = max(scored)
+    line = _lines(passage)[-row]
+    quote = line[-col]
+    following = line[-col + 1] if -col + 1 < len(line) else ""
+    if following and wanted & _terms(following) and not suspicious(following):
+        quote += " " + following
+    return shared, quote
 
 
 def best_sentence(question: str, passage: str) -> str | None:
