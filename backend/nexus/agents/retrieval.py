@@ -91,18 +91,19 @@ def _scored(question: str, passage: str) -> tuple[int, str] | None:
     USD the store manager signs off.").
     """
     wanted = _terms(question)
+    lines = _lines(passage)
     scored = [
         (len(wanted & _terms(sentence)), sentence[-1] in ".!?" or len(sentence.split()) >= 8, -row, -col)
-        for row, line in enumerate(_lines(passage))
+        for row, line in enumerate(lines)
         for col, sentence in enumerate(line)
         if not suspicious(sentence)
     ]
     if not scored:
         return None
     shared, _, row, col = max(scored)
-    line = _lines(passage)[-row]
-    quote = line[-col]
-    following = line[-col + 1] if -col + 1 < len(line) else ""
+    line, at = lines[-row], -col
+    quote = line[at]
+    following = line[at + 1] if at + 1 < len(line) else ""
     if following and wanted & _terms(following) and not suspicious(following):
         quote += " " + following
     return shared, quote
@@ -239,21 +240,30 @@ def _supported(text: str, citations: list[dict[str, Any]], question: str) -> boo
     return not said or len(said & known) >= SUPPORTED * len(said)
 
 
-def _not_found(answer: str, timings: dict[str, float], citations: list[dict[str, Any]]) -> dict[str, Any]:
+def _updates(
+    answer: str,
+    timings: dict[str, float],
+    citations: list[dict[str, Any]],
+    *,
+    answered: bool = False,
+    confidence: float = 0.0,
+    notes: list[str] | None = None,
+) -> dict[str, Any]:
+    """Return the agent's state updates: an answer from cited passages, or why there is none."""
     return {
         "agent": "retrieval",
         "plan": None,
         "planned_by": "none",
         "sql": None,
         "code": None,
-        "result": None,
+        "result": _result(citations) if answered else None,
         "citations": citations,
         "answer": answer,
-        "status": "unresolved",
+        "status": "answered" if answered else "unresolved",
         "pattern": "documents",
-        "confidence": 0.0,
+        "confidence": confidence,
         "unresolved": [],
-        "notes": [],
+        "notes": notes or [],
         "timings": timings,
     }
 
@@ -268,12 +278,12 @@ def retrieval_agent(state: RunState, deps: Deps) -> dict[str, Any]:
     timings = dict(state.get("timings") or {})
     question = state["question"]
     if deps.search_documents is None:
-        return _not_found("You have no documents to search yet; upload some first.", timings, [])
+        return _updates("You have no documents to search yet; upload some first.", timings, [])
     hits = deps.search_documents(question, deps.retrieval_k)
     relevant = [hit for hit in hits if hit.similarity >= deps.retrieval_min_similarity]
     timings["retrieval_ms"] = round((time.perf_counter() - started) * 1000, 3)
     if not relevant:
-        return _not_found(
+        return _updates(
             "I did not find this in your documents, so I will not guess. "
             "Try other words, or upload the document that covers it.",
             timings,
@@ -289,22 +299,8 @@ def retrieval_agent(state: RunState, deps: Deps) -> dict[str, Any]:
         )
     answer = _worded_by_model(question, citations, deps) or extractive_answer(question, citations)
     if not answer:
-        return _not_found("The passages found do not answer this; see the sources.", timings, citations)
+        return _updates("The passages found do not answer this; see the sources.", timings, citations)
     answer += "\nSources: " + "; ".join(source_line(c) for c in citations)
     timings["answer_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    return {
-        "agent": "retrieval",
-        "plan": None,
-        "planned_by": "none",
-        "sql": None,
-        "code": None,
-        "result": _result(citations),
-        "citations": citations,
-        "answer": answer,
-        "status": "answered",
-        "pattern": "documents",
-        "confidence": max(hit.similarity for hit in relevant),
-        "unresolved": [],
-        "notes": notes,
-        "timings": timings,
-    }
+    confidence = max(hit.similarity for hit in relevant)
+    return _updates(answer, timings, citations, answered=True, confidence=confidence, notes=notes)

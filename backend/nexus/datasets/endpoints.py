@@ -20,7 +20,7 @@ from nexus.datasets.schemas import (
 )
 from nexus.datasets.service import DatasetService, dataset_name, remove_upload
 from nexus.datasets.storage import DatasetStore
-from nexus.datasets.upload import Upload, receive_upload
+from nexus.datasets.upload import Upload, receive_into_uploads, upload_openapi
 from nexus.deps import RuntimeDep, SessionDep
 from nexus.errors import problem
 from nexus.routing import NexusRoute
@@ -31,31 +31,7 @@ router = APIRouter(prefix="/datasets", tags=["datasets"], route_class=NexusRoute
 UPLOAD_PATH_PREFIX = "/api/v1/datasets"
 UploaderUser = Annotated[User, Depends(require_role(Role.ADMIN, Role.ANALYST))]
 _NOT_FOUND = problem(404, "No such dataset (or not yours).")
-_UPLOAD_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "CSV, TSV, XLSX, JSON, Parquet or SQLite.",
-                        },
-                        "name": {
-                            "type": "string",
-                            "maxLength": 255,
-                            "description": "Defaults to the file name.",
-                        },
-                    },
-                }
-            }
-        },
-    }
-}
+_UPLOAD_DOC = upload_openapi("CSV, TSV, XLSX, JSON, Parquet or SQLite.", "name", "Defaults to the file name.")
 _UPLOAD_ERRORS = {
     **problem(400, "The upload was cut off or malformed."),
     **problem(403, "Viewers cannot upload."),
@@ -106,13 +82,9 @@ def _read(dataset: Dataset) -> DatasetRead:
 
 
 async def _receive(request: Request, runtime: RuntimeDep) -> Upload:
-    store = DatasetStore(runtime.settings.storage.data_dir)
-    path = store.new_upload_path()
-    try:
-        return await receive_upload(request, path, runtime.settings.datasets.max_upload_mb * 1_048_576)
-    except BaseException:
-        remove_upload(path)
-        raise
+    return await receive_into_uploads(
+        request, runtime.settings.storage.data_dir, runtime.settings.datasets.max_upload_mb * 1_048_576
+    )
 
 
 @router.post(

@@ -12,12 +12,14 @@ import io
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 
 import anyio
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
+from nexus.datasets.storage import DatasetStore
 from nexus.errors import BadRequest, PayloadTooLarge, UnprocessableContent, UnsupportedMediaType
 
 _FLUSH_BYTES = 1024 * 1024
@@ -169,3 +171,23 @@ async def receive_upload(request: Request, path: Path, limit: int) -> Upload:
         sha256=receiver.digest.hexdigest(),
         fields=receiver.fields,
     )
+
+
+async def receive_into_uploads(request: Request, data_dir: Path, limit: int) -> Upload:
+    """Receive a multipart upload into a fresh file under the data dir's uploads; on failure, none."""
+    path = DatasetStore(data_dir).new_upload_path()
+    try:
+        return await receive_upload(request, path, limit)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def upload_openapi(file_description: str, field: str, field_description: str) -> dict[str, Any]:
+    """Return the OpenAPI request body of a multipart upload: ``file`` and one optional text field."""
+    properties = {
+        "file": {"type": "string", "format": "binary", "description": file_description},
+        field: {"type": "string", "maxLength": MAX_NAME_CHARS, "description": field_description},
+    }
+    schema = {"type": "object", "required": ["file"], "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}

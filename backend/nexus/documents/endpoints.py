@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from nexus.auth.deps import CurrentUser, require_role
+from nexus.auth.deps import CurrentUser
+from nexus.datasets.endpoints import UploaderUser
 from nexus.datasets.service import remove_upload
-from nexus.datasets.storage import DatasetStore
-from nexus.datasets.upload import receive_upload
+from nexus.datasets.upload import receive_into_uploads, upload_openapi
 from nexus.deps import RuntimeDep, SessionDep
 from nexus.documents.models import Document
 from nexus.documents.schemas import DocumentPage, DocumentRead, Passage, SearchRequest, SearchResponse
@@ -19,39 +19,17 @@ from nexus.documents.service import DocumentService
 from nexus.errors import problem
 from nexus.rag.retrieve import Hit
 from nexus.routing import NexusRoute
-from nexus.users.models import Role, User
 
 router = APIRouter(prefix="/documents", tags=["documents"], route_class=NexusRoute)
 
 UPLOAD_PATH = "/api/v1/documents"
 SEARCH_PATH = "/api/v1/documents/search"
-UploaderUser = Annotated[User, Depends(require_role(Role.ADMIN, Role.ANALYST))]
 _NOT_FOUND = problem(404, "No such document (or not yours).")
-_UPLOAD_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "PDF, DOCX, Markdown, text, HTML, or a CSV/Excel data dictionary.",
-                        },
-                        "title": {
-                            "type": "string",
-                            "maxLength": 255,
-                            "description": "Defaults to the document's own title, else the file name.",
-                        },
-                    },
-                }
-            }
-        },
-    }
-}
+_UPLOAD_DOC = upload_openapi(
+    "PDF, DOCX, Markdown, text, HTML, or a CSV/Excel data dictionary.",
+    "title",
+    "Defaults to the document's own title, else the file name.",
+)
 _UPLOAD_ERRORS = {
     **problem(400, "The upload was cut off or malformed."),
     **problem(403, "Viewers cannot upload."),
@@ -106,14 +84,14 @@ async def upload_document(
     request: Request, user: UploaderUser, runtime: RuntimeDep, service: DocumentServiceDep
 ) -> DocumentRead:
     """Upload a document: it is parsed, chunked, embedded and stored for search."""
-    path = DatasetStore(runtime.settings.storage.data_dir).new_upload_path()
+    limit = runtime.settings.documents.max_document_mb * 1_048_576
+    upload = await receive_into_uploads(request, runtime.settings.storage.data_dir, limit)
     try:
-        upload = await receive_upload(request, path, runtime.settings.documents.max_document_mb * 1_048_576)
         return await run_in_threadpool(
             lambda: _read(service.create(user, upload, upload.fields.get("title")))
         )
     finally:
-        remove_upload(path)
+        remove_upload(upload.path)
 
 
 @router.get("", response_model=DocumentPage)
